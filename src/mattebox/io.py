@@ -1,0 +1,332 @@
+"""Reading and writing images, alphas and trimaps without surprises.
+
+Reading: PNG, JPEG, TIFF and WebP, 8 or 16 bits per channel, grey, grey+alpha, RGB, RGBA and
+palette files; EXIF orientation is applied. Images come back H x W x 3 float64 in [0, 1],
+alphas H x W float64 in [0, 1] (an RGB file with R == G == B is read as grey), trimaps
+H x W float64 with exactly 0 / 0.5 / 1 (see :data:`mattebox.checks.KNOWN_CUT` for the cut).
+The declared pixel count is checked before decoding, so a decompression bomb is refused
+without allocating it.
+
+Writing is atomic: the data goes to a temporary file in the target folder, which is then
+renamed over the target, so a crash never leaves half a file where a good one was; a write
+that would replace one of the given input files is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Union
+
+import numpy as np
+
+from . import checks
+from .errors import ImageReadError, InputError, OutputError
+
+PathLike = Union[str, os.PathLike]
+
+#: Largest image (in pixels) read by default: 200 megapixels, above a 16K x 12K photo.
+#: Override per call with ``max_pixels=`` or for the process with ``MATTEBOX_MAX_PIXELS``.
+DEFAULT_MAX_PIXELS = 200_000_000
+
+READABLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
+WRITABLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
+
+
+def max_pixels_default() -> int:
+    """The pixel limit in force: ``MATTEBOX_MAX_PIXELS`` if set, else :data:`DEFAULT_MAX_PIXELS`."""
+    value = os.environ.get("MATTEBOX_MAX_PIXELS")
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    try:
+        return int(float(value))
+    except ValueError:
+        raise InputError(f"MATTEBOX_MAX_PIXELS={value!r} is not a number of pixels") from None
+
+
+def _pil():
+    from PIL import Image
+
+    # We check the declared size ourselves, with our own limit and message.
+    Image.MAX_IMAGE_PIXELS = None
+    return Image
+
+
+def _open_checked(path: PathLike, max_pixels: int | None):
+    """Open ``path`` with Pillow (header only) after checking it exists and is not a bomb."""
+    Image = _pil()
+    path = Path(path)
+    if not path.exists():
+        raise ImageReadError(f"cannot read {str(path)!r}: no such file; check the path")
+    if path.is_dir():
+        raise ImageReadError(f"cannot read {str(path)!r}: it is a folder, not an image file")
+    try:
+        image = Image.open(path)
+    except PermissionError:
+        raise ImageReadError(f"cannot read {str(path)!r}: permission denied") from None
+    except Exception:
+        raise ImageReadError(
+            f"cannot read {str(path)!r}: it is not an image file mattebox can read "
+            "(PNG, JPEG, TIFF, WebP, BMP)"
+        ) from None
+    limit = max_pixels_default() if max_pixels is None else int(max_pixels)
+    width, height = image.size
+    if width * height > limit:
+        image.close()
+        raise ImageReadError(
+            f"{str(path)!r} declares {width}x{height} = {width * height:,} pixels, above the "
+            f"limit of {limit:,}; if the file is genuine, raise the limit with max_pixels= or "
+            "MATTEBOX_MAX_PIXELS"
+        )
+    if width == 0 or height == 0:
+        image.close()
+        raise ImageReadError(f"{str(path)!r} declares an empty image ({width}x{height})")
+    return image
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    with open(path, "rb") as handle:
+        head = handle.read(26)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return head[24]
+    return None
+
+
+def _exif_orientation(image) -> int:
+    try:
+        return int(image.getexif().get(0x0112, 1))
+    except Exception:
+        return 1
+
+
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply EXIF orientation tag values 1..8 to an H x W (x C) array."""
+    if orientation == 2:
+        return array[:, ::-1]
+    if orientation == 3:
+        return array[::-1, ::-1]
+    if orientation == 4:
+        return array[::-1]
+    if orientation == 5:
+        return np.swapaxes(array, 0, 1)
+    if orientation == 6:
+        return np.rot90(array, -1)
+    if orientation == 7:
+        return np.swapaxes(array, 0, 1)[::-1, ::-1]
+    if orientation == 8:
+        return np.rot90(array, 1)
+    return array
+
+
+def _decode_16bit_colour(path: Path) -> np.ndarray:
+    import cv2
+
+    data = np.fromfile(str(path), dtype=np.uint8)
+    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise ImageReadError(f"cannot read {str(path)!r}: the file is truncated or corrupt")
+    if array.ndim == 3 and array.shape[2] == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
+    elif array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    return array.astype(np.float64) / (65535.0 if array.dtype == np.uint16 else 255.0)
+
+
+def read_array(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
+    """Read any supported file as float64 in [0, 1]: H x W (grey), H x W x 3 or H x W x 4.
+
+    Grey+alpha files come back as H x W x 4 (grey repeated); palette files are expanded
+    through their palette.
+    """
+    path = Path(path)
+    image = _open_checked(path, max_pixels)
+    try:
+        orientation = _exif_orientation(image)
+        fmt = image.format
+        if fmt == "PNG" and _png_bit_depth(path) == 16 and image.mode in ("RGB", "RGBA"):
+            array = _decode_16bit_colour(path)
+        elif fmt == "TIFF" and image.mode in ("RGB", "RGBA") and _tiff_bits(image) == 16:
+            array = _decode_16bit_colour(path)
+        else:
+            array = _pil_to_float(image)
+    except ImageReadError:
+        raise
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(
+            f"cannot read {str(path)!r}: the file is truncated or corrupt ({exc})"
+        ) from None
+    finally:
+        image.close()
+    return np.ascontiguousarray(_orient(array, orientation))
+
+
+def _tiff_bits(image) -> int:
+    try:
+        bits = image.tag_v2.get(258, (8,))
+        return int(bits[0] if isinstance(bits, tuple) else bits)
+    except Exception:
+        return 8
+
+
+def _pil_to_float(image) -> np.ndarray:
+    mode = image.mode
+    image.load()  # raises on truncated data
+    if mode == "P" or mode == "PA":
+        has_alpha = mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+        mode = image.mode
+    if mode == "1":
+        return np.asarray(image, dtype=np.float64)
+    if mode in ("L", "RGB", "RGBA"):
+        return np.asarray(image, dtype=np.float64) / 255.0
+    if mode == "LA":
+        grey_alpha = np.asarray(image, dtype=np.float64) / 255.0
+        grey = grey_alpha[:, :, 0]
+        return np.dstack([grey, grey, grey, grey_alpha[:, :, 1]])
+    if mode.startswith("I;16"):
+        return np.asarray(image, dtype=np.uint16).astype(np.float64) / 65535.0
+    if mode == "I":
+        array = np.asarray(image, dtype=np.float64)
+        return array / (65535.0 if array.max(initial=0) > 255 else 255.0)
+    if mode == "F":
+        return np.asarray(image, dtype=np.float64)
+    return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0  # CMYK, YCbCr, LAB, HSV
+
+
+def read_image(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
+    """Read a photo as H x W x 3 float64 in [0, 1] (grey repeated, any alpha channel dropped)."""
+    return checks.as_image(read_array(path, max_pixels=max_pixels), what=f"image {str(path)!r}")
+
+
+def read_alpha(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
+    """Read an alpha matte as H x W float64 in [0, 1].
+
+    A grey file is read as is; an RGB file must have R == G == B; an RGBA file whose colour
+    channels are constant (a cut-out mask saved as transparency) gives its alpha channel.
+    """
+    array = read_array(path, max_pixels=max_pixels)
+    what = f"alpha {str(path)!r}"
+    if array.ndim == 3 and array.shape[2] == 4:
+        rgb = array[:, :, :3]
+        if np.ptp(rgb) == 0 or not np.allclose(rgb, rgb[:, :, :1]):
+            return checks.as_alpha(array[:, :, 3], what)
+        array = rgb
+    return checks.as_alpha(array, what)
+
+
+def read_trimap(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
+    """Read a trimap (0/128/255 grey, 0/0.5/1 float, or palette file) as 0 / 0.5 / 1."""
+    return checks.as_trimap(read_alpha(path, max_pixels=max_pixels), what=f"trimap {str(path)!r}")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_output_path(path: Path, protect: Iterable[PathLike]) -> None:
+    if path.suffix.lower() not in WRITABLE_SUFFIXES:
+        raise OutputError(
+            f"cannot write {str(path)!r}: unknown image type {path.suffix!r}; use one of "
+            + ", ".join(WRITABLE_SUFFIXES)
+        )
+    for other in protect:
+        other = Path(other)
+        if _same_file(path, other) or path.resolve() == other.resolve():
+            raise OutputError(
+                f"refusing to write {str(path)!r}: it is one of the input files; choose "
+                "another output path"
+            )
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write {str(path)!r}: folder {str(folder)!r} is not writable")
+
+
+def _to_uint(array: np.ndarray, bits: int) -> np.ndarray:
+    scale = 65535.0 if bits == 16 else 255.0
+    dtype = np.uint16 if bits == 16 else np.uint8
+    return (np.clip(array, 0.0, 1.0) * scale + 0.5).astype(dtype)
+
+
+def write_image(
+    path: PathLike,
+    array: np.ndarray,
+    *,
+    bits: int = 8,
+    protect: Iterable[PathLike] = (),
+    quality: int = 95,
+) -> Path:
+    """Write an H x W (grey), H x W x 3 (RGB) or H x W x 4 (RGBA) float array in [0, 1].
+
+    The file type follows the suffix. ``bits=16`` writes 16-bit PNG or TIFF. The write is
+    atomic, and refused if ``path`` is one of ``protect`` (the inputs).
+    """
+    path = Path(path)
+    _check_output_path(path, protect)
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
+        raise InputError(f"cannot write an array of shape {array.shape} as an image")
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"refusing to write {str(path)!r}: the array contains NaN or infinity")
+    if bits not in (8, 16):
+        raise InputError(f"bits must be 8 or 16, not {bits}")
+    suffix = path.suffix.lower()
+    if bits == 16 and suffix not in (".png", ".tif", ".tiff"):
+        raise InputError(f"16-bit output needs .png or .tif, not {suffix}")
+    data = _to_uint(array, bits)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(handle)
+    try:
+        _encode(Path(temp_name), data, suffix, quality)
+        os.chmod(temp_name, 0o644)
+        os.replace(temp_name, path)
+    except BaseException:
+        if os.path.exists(temp_name):
+            os.unlink(temp_name)
+        raise
+    return path
+
+
+def _encode(path: Path, data: np.ndarray, suffix: str, quality: int) -> None:
+    if data.dtype == np.uint16 and data.ndim == 3:
+        import cv2
+
+        code = cv2.COLOR_RGBA2BGRA if data.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        if not cv2.imwrite(str(path), cv2.cvtColor(data, code)):
+            raise OutputError(f"could not encode {str(path)!r}")
+        return
+    Image = _pil()
+    image = Image.fromarray(data)
+    options: dict = {}
+    if suffix in (".jpg", ".jpeg"):
+        if image.mode == "RGBA":
+            raise InputError("JPEG has no alpha channel; write the cut-out as .png or .webp")
+        options["quality"] = quality
+    elif suffix == ".webp":
+        options["quality"] = quality
+    with open(path, "wb") as handle:
+        image.save(handle, format=_FORMATS[suffix], **options)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
+            ".webp": "WEBP"}
+
+
+def write_alpha(path: PathLike, alpha: np.ndarray, **options) -> Path:
+    """Write an alpha matte as a grey image (see :func:`write_image` for the options)."""
+    return write_image(path, checks.as_alpha(alpha), **options)
+
+
+def write_trimap(path: PathLike, trimap: np.ndarray, **options) -> Path:
+    """Write a trimap as a 0 / 128 / 255 grey PNG."""
+    trimap = checks.as_trimap(trimap)
+    return write_image(path, np.where(trimap == 0.5, 128 / 255, trimap), **options)

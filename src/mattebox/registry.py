@@ -1,0 +1,116 @@
+"""Method registry: matting methods register by name with what they need and what they return.
+
+The CLI, the Python API and the evaluator all find methods here. A provider module (a solver
+or a model) registers its methods with :func:`register_method` when it is imported; the
+registry imports provider packages lazily, the first time a name is looked up, so that
+``import mattebox`` stays fast.
+
+The contract of a registered function::
+
+    fn(image, trimap, **options) -> alpha                     # needs="trimap"
+    fn(image, mask, **options) -> alpha                       # needs="mask"
+    fn(image, **options) -> alpha                             # needs="nothing"
+
+``image`` is H x W x 3 float64 in [0, 1]; ``trimap`` is H x W float64 with 0 (background),
+0.5 (unknown) and 1 (foreground); ``alpha`` is H x W float64 in [0, 1]. Inputs reaching a
+registered function have already been validated by :func:`mattebox.api.estimate_alpha`.
+A method whose ``returns`` includes ``"foreground"`` also accepts ``return_foreground=True``
+and then returns ``(alpha, foreground)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+from .errors import InputError
+
+Needs = Literal["trimap", "mask", "nothing"]
+
+# Packages whose modules may register methods; each is scanned (modules imported) on the
+# first lookup that misses.
+PROVIDER_PACKAGES: tuple[str, ...] = ("mattebox.solvers", "mattebox.models", "mattebox.auto")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What the registry knows of one method."""
+
+    name: str
+    fn: Callable
+    needs: Needs
+    returns: tuple[str, ...] = ("alpha",)
+    summary: str = ""
+    reference: str = ""
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def provides_foreground(self) -> bool:
+        return "foreground" in self.returns
+
+
+_METHODS: dict[str, MethodSpec] = {}
+_ALIASES: dict[str, str] = {}
+_scanned = False
+
+
+def register_method(
+    name: str,
+    *,
+    needs: Needs = "trimap",
+    returns: tuple[str, ...] = ("alpha",),
+    summary: str = "",
+    reference: str = "",
+    aliases: tuple[str, ...] = (),
+) -> Callable[[Callable], Callable]:
+    """Decorator registering ``fn`` as matting method ``name`` (see the module docstring)."""
+    if needs not in ("trimap", "mask", "nothing"):
+        raise ValueError(f"needs must be 'trimap', 'mask' or 'nothing', not {needs!r}")
+
+    def decorate(fn: Callable) -> Callable:
+        spec = MethodSpec(name, fn, needs, tuple(returns), summary, reference, tuple(aliases))
+        previous = _METHODS.get(name)
+        if previous is not None and previous.fn is not fn:
+            raise ValueError(f"method {name!r} is registered twice ({previous.fn} and {fn})")
+        _METHODS[name] = spec
+        for alias in aliases:
+            _ALIASES[alias] = name
+        return fn
+
+    return decorate
+
+
+def _scan_providers() -> None:
+    global _scanned
+    if _scanned:
+        return
+    _scanned = True
+    for package_name in PROVIDER_PACKAGES:
+        try:
+            package = importlib.import_module(package_name)
+        except ModuleNotFoundError:
+            continue
+        for info in pkgutil.walk_packages(package.__path__, prefix=package_name + "."):
+            if info.name.rsplit(".", 1)[-1].startswith("_"):
+                continue
+            importlib.import_module(info.name)
+
+
+def get_method(name: str) -> MethodSpec:
+    """The method registered as ``name`` (or one of its aliases); a clear error if none is."""
+    key = _ALIASES.get(name, name)
+    if key not in _METHODS:
+        _scan_providers()
+        key = _ALIASES.get(name, name)
+    if key not in _METHODS:
+        known = ", ".join(sorted(_METHODS)) or "none"
+        raise InputError(f"unknown matting method {name!r}; choose one of: {known}")
+    return _METHODS[key]
+
+
+def list_methods() -> list[MethodSpec]:
+    """All registered methods, sorted by name (imports every provider module)."""
+    _scan_providers()
+    return [_METHODS[name] for name in sorted(_METHODS)]
