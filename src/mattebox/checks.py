@@ -118,7 +118,7 @@ def check_trimap_solvable(trimap: np.ndarray, what: str = "trimap") -> None:
     if unknown == 0:
         raise InputError(
             f"{what} has no unknown pixels (grey, 128), so there is nothing to estimate; "
-            "mark the uncertain border grey, e.g. with `mattebox trimap --from-mask ... --band 10`"
+            "mark the uncertain border grey, e.g. with `mattebox trimap --from-mask MASK --width 10`"
         )
     if not np.any(trimap == FOREGROUND):
         raise InputError(

@@ -1,0 +1,91 @@
+"""The public Python API: estimate_alpha, matte, the registry and the closed-form solver."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mattebox
+from conftest import make_composite
+from mattebox import registry
+from mattebox.errors import InputError, OutputError
+
+
+def test_import_is_fast_and_loads_no_heavy_dependency():
+    code = (
+        "import time, sys; t = time.perf_counter(); import mattebox; "
+        "dt = time.perf_counter() - t; "
+        "heavy = [m for m in ('torch', 'numba', 'scipy', 'cv2', 'skimage') if m in sys.modules]; "
+        "print(dt, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    seconds, heavy = out.split(" ", 1)
+    assert float(seconds) < 1.0
+    assert heavy.strip() == "[]"
+
+
+def test_cf_recovers_a_known_alpha():
+    image, alpha, _, _, trimap = make_composite(48, 64)
+    estimate = mattebox.estimate_alpha(image, trimap, method="cf")
+    unknown = trimap == 0.5
+    assert np.abs(estimate - alpha)[unknown].mean() < 0.02
+    assert np.array_equal(estimate[~unknown], trimap[~unknown])
+
+
+def test_cf_agrees_with_pymatting():
+    pymatting = pytest.importorskip("pymatting")
+    image, _, _, _, trimap = make_composite(40, 40, seed=3)
+    ours = mattebox.estimate_alpha(image, trimap, method="cf")
+    theirs = pymatting.estimate_alpha_cf(image, trimap)
+    assert np.abs(ours - theirs).max() < 0.01
+
+
+def test_registry_lookup_aliases_and_unknown_names():
+    assert registry.get_method("closed-form").name == "cf"
+    assert "cf" in [spec.name for spec in registry.list_methods()]
+    with pytest.raises(InputError, match="unknown matting method"):
+        registry.get_method("no-such-method")
+
+
+def test_estimate_alpha_rejects_bad_arrays_clearly():
+    image, _, _, _, trimap = make_composite(32, 32)
+    with pytest.raises(InputError, match="same size"):
+        mattebox.estimate_alpha(image, trimap[:, :20])
+    bad = image.copy()
+    bad[3, 3, 1] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        mattebox.estimate_alpha(bad, trimap)
+    with pytest.raises(InputError, match="no unknown"):
+        mattebox.estimate_alpha(image, np.where(trimap == 0.5, 1.0, trimap))
+    with pytest.raises(InputError, match="no foreground"):
+        mattebox.estimate_alpha(image, np.where(trimap == 1.0, 0.5, trimap))
+    with pytest.raises(InputError, match="no background"):
+        mattebox.estimate_alpha(image, np.where(trimap == 0.0, 0.5, trimap))
+    with pytest.raises(InputError, match="divide by 255"):
+        mattebox.estimate_alpha(image * 255, trimap)
+    with pytest.raises(InputError, match="needs a trimap"):
+        mattebox.estimate_alpha(image, None, "cf")
+    with pytest.raises(InputError, match="H x W x 3"):
+        mattebox.estimate_alpha(image[..., :2], trimap)
+
+
+def test_estimate_alpha_accepts_uint8_and_0_128_255_trimaps():
+    image, _, _, _, trimap = make_composite(32, 32)
+    as_bytes = (image * 255).round().astype(np.uint8)
+    trimap_bytes = np.where(trimap == 0.5, 128, trimap * 255).astype(np.uint8)
+    alpha = mattebox.estimate_alpha(as_bytes, trimap_bytes)
+    assert alpha.shape == (32, 32) and alpha.dtype == np.float64
+
+
+def test_matte_from_files_writes_everything_and_protects_inputs(tmp_path):
+    image, _, _, _, trimap = make_composite(24, 32)
+    mattebox.write_image(tmp_path / "img.png", image)
+    mattebox.io.write_trimap(tmp_path / "tri.png", trimap)
+    result = mattebox.matte(tmp_path / "img.png", tmp_path / "tri.png", background="#00ff00",
+                            output_dir=tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["alpha.png", "composite.png", "cutout.png"]
+    assert result.cutout.shape == (24, 32, 4)
+    with pytest.raises(OutputError, match="input"):
+        mattebox.matte(tmp_path / "out" / "composite.png", tmp_path / "tri.png", background="#00ff00",
+                       output_dir=tmp_path / "out")
