@@ -29,8 +29,8 @@ from .errors import InputError
 
 Needs = Literal["trimap", "mask", "nothing"]
 
-# Packages whose modules may register methods; each is scanned (modules imported) on the
-# first lookup that misses.
+# Packages whose modules may register methods, in lookup order; each is scanned (its modules
+# imported) the first time a lookup misses.
 PROVIDER_PACKAGES: tuple[str, ...] = ("mattebox.solvers", "mattebox.models", "mattebox.auto")
 
 
@@ -53,7 +53,8 @@ class MethodSpec:
 
 _METHODS: dict[str, MethodSpec] = {}
 _ALIASES: dict[str, str] = {}
-_scanned = False
+_SCANNED: set[str] = set()
+_BROKEN: dict[str, str] = {}  # provider module -> why it failed to import
 
 
 def register_method(
@@ -82,35 +83,55 @@ def register_method(
     return decorate
 
 
-def _scan_providers() -> None:
-    global _scanned
-    if _scanned:
+def _scan_package(package_name: str) -> None:
+    """Import every public module of one provider package (once), so its methods register.
+
+    A module that fails to import is remembered with its error instead of breaking every
+    other method; the error is shown when a method cannot be found.
+    """
+    if package_name in _SCANNED:
         return
-    _scanned = True
-    for package_name in PROVIDER_PACKAGES:
-        try:
-            package = importlib.import_module(package_name)
-        except ModuleNotFoundError:
+    _SCANNED.add(package_name)
+    try:
+        package = importlib.import_module(package_name)
+    except ModuleNotFoundError:
+        return
+    for info in pkgutil.walk_packages(package.__path__, prefix=package_name + "."):
+        if any(part.startswith("_") for part in info.name.split(".")):
             continue
-        for info in pkgutil.walk_packages(package.__path__, prefix=package_name + "."):
-            if info.name.rsplit(".", 1)[-1].startswith("_"):
-                continue
+        try:
             importlib.import_module(info.name)
+        except Exception as exc:  # a broken optional provider must not hide the others
+            _BROKEN[info.name] = f"{type(exc).__name__}: {exc}"
+
+
+def _resolve(name: str) -> str | None:
+    key = _ALIASES.get(name, name)
+    return key if key in _METHODS else None
 
 
 def get_method(name: str) -> MethodSpec:
-    """The method registered as ``name`` (or one of its aliases); a clear error if none is."""
-    key = _ALIASES.get(name, name)
-    if key not in _METHODS:
-        _scan_providers()
-        key = _ALIASES.get(name, name)
-    if key not in _METHODS:
+    """The method registered as ``name`` (or one of its aliases); a clear error if none is.
+
+    Provider packages are imported in order (classical solvers first, then the PyTorch
+    models), stopping as soon as the name is found, so a classical method never pays for
+    importing PyTorch.
+    """
+    key = _resolve(name)
+    for package_name in PROVIDER_PACKAGES:
+        if key is not None:
+            break
+        _scan_package(package_name)
+        key = _resolve(name)
+    if key is None:
         known = ", ".join(sorted(_METHODS)) or "none"
-        raise InputError(f"unknown matting method {name!r}; choose one of: {known}")
+        broken = "".join(f"; {module} failed to import ({why})" for module, why in _BROKEN.items())
+        raise InputError(f"unknown matting method {name!r}; choose one of: {known}{broken}")
     return _METHODS[key]
 
 
 def list_methods() -> list[MethodSpec]:
     """All registered methods, sorted by name (imports every provider module)."""
-    _scan_providers()
+    for package_name in PROVIDER_PACKAGES:
+        _scan_package(package_name)
     return [_METHODS[name] for name in sorted(_METHODS)]
