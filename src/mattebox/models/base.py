@@ -1,0 +1,220 @@
+"""The shared "mattor": what every deep matting model does around its network.
+
+- Input normalisation (:func:`normalise_input`): RGB with the ImageNet mean and deviation,
+  the trimap mapped to -1 / 0 / 1, concatenated into N x 4 x H x W.
+- Padding to a multiple of 32 (the encoders downsample 5 times) by reflection, cropped off
+  after the network.
+- Restoring the known trimap regions (:func:`restore_known`): alpha = 0 on background and 1
+  on foreground, as the DIM evaluation does.
+- Tiled inference (:func:`predict_alpha`) so any size runs in bounded memory.
+
+Tiling. The image is padded once to a multiple of 32 and cut into T x T tiles (T a multiple of
+32) at positions on the 32-pixel grid, so each tile sees the same pooling grid as the whole
+image would. Neighbouring tiles overlap by ``2 * halo + ramp`` pixels. In each tile the outer
+``halo`` pixels along an inner edge (one shared with another tile) get weight 0, as they lack
+context; the next ``ramp`` pixels rise linearly to 1. The matte is the weighted mean of the
+tile predictions. For a network whose receptive field reaches no further than ``halo``
+pixels, the tiled matte equals the untiled one; for deep encoders with larger receptive
+fields it is an approximation that improves with T. Tiles holding no unknown pixel are not
+run.
+
+Memory bound of :func:`predict_alpha` beyond the caller's inputs: 16 bytes per padded pixel
+(float32 RGB + trimap), 8 bytes per padded pixel for the two float32 accumulators, 8 bytes per
+pixel for the float64 result, plus the network's activations on one T x T tile, which do not
+depend on the image size. ``benchmarks/tiled_inference_memory.py`` measures it on a 4K image.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+#: Per-channel mean and deviation of ImageNet RGB, the usual input normalisation of
+#: VGG/ResNet encoders (kept although our encoders are trained from scratch).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: Spatial size multiple the encoders need (five 2x downsamplings).
+MULTIPLE = 32
+
+#: Default tiling: images with a side longer than this run in tiles of this size.
+DEFAULT_TILE = 1024
+DEFAULT_HALO = 64
+DEFAULT_RAMP = 64
+
+
+def normalise_input(image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
+    """Network input from ``image`` (N x 3 x H x W, [0, 1]) and ``trimap`` (N x 1 x H x W, 0/0.5/1).
+
+    RGB is standardised with :data:`IMAGENET_MEAN` / :data:`IMAGENET_STD`; the trimap becomes
+    2 t - 1 (background -1, unknown 0, foreground 1). Returns N x 4 x H x W.
+    """
+    mean = image.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = image.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return torch.cat([(image - mean) / std, 2.0 * trimap - 1.0], dim=1)
+
+
+def padded_size(size: int, multiple: int = MULTIPLE) -> int:
+    """The smallest multiple of ``multiple`` that is >= ``size``."""
+    return int(math.ceil(size / multiple) * multiple)
+
+
+def _pad_plane(plane: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Pad a 2-D float32 array at the bottom and right to ``height`` x ``width``.
+
+    Reflection (no edge repeat) where the image is large enough, edge replication otherwise.
+    """
+    pad_y, pad_x = height - plane.shape[0], width - plane.shape[1]
+    if pad_y == 0 and pad_x == 0:
+        return plane
+    mode = "reflect" if pad_y < plane.shape[0] and pad_x < plane.shape[1] else "edge"
+    return np.pad(plane, ((0, pad_y), (0, pad_x)), mode=mode)
+
+
+def pad_inputs(image: np.ndarray, trimap: np.ndarray, multiple: int = MULTIPLE) -> torch.Tensor:
+    """1 x 4 x H' x W' float32 tensor holding RGB and trimap, padded to a multiple of ``multiple``."""
+    height, width = trimap.shape
+    ph, pw = padded_size(height, multiple), padded_size(width, multiple)
+    out = torch.empty((1, 4, ph, pw), dtype=torch.float32)
+    for channel in range(3):
+        out[0, channel] = torch.from_numpy(_pad_plane(image[:, :, channel].astype(np.float32), ph, pw))
+    out[0, 3] = torch.from_numpy(_pad_plane(trimap.astype(np.float32), ph, pw))
+    return out
+
+
+def restore_known(alpha: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+    """``alpha`` clipped to [0, 1] with the trimap's background set to 0 and foreground to 1."""
+    alpha = np.clip(alpha, 0.0, 1.0)
+    alpha[trimap == 0.0] = 0.0
+    alpha[trimap == 1.0] = 1.0
+    return alpha
+
+
+def tile_starts(length: int, tile: int, step: int) -> list[int]:
+    """Start offsets of tiles of size ``tile`` covering ``length``, ``step`` apart, the last flush."""
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return sorted(set(starts))
+
+
+def blend_weights_1d(tile: int, inner_before: bool, inner_after: bool, halo: int, ramp: int) -> np.ndarray:
+    """Blending weight along one axis of a tile: 0 on the ``halo``, a linear ``ramp``, then 1.
+
+    Only edges shared with another tile (``inner_before`` / ``inner_after``) are faded.
+    """
+    u = np.arange(tile, dtype=np.float64) + 0.5
+    weight = np.ones(tile)
+    ramp = max(ramp, 1)
+    if inner_before:
+        weight = np.minimum(weight, np.clip((u - halo) / ramp, 0.0, 1.0))
+    if inner_after:
+        weight = np.minimum(weight, np.clip((tile - u - halo) / ramp, 0.0, 1.0))
+    return weight.astype(np.float32)
+
+
+def _run_network(model: nn.Module, inputs: torch.Tensor, device: torch.device) -> np.ndarray:
+    """The network's final alpha for a 1 x 4 x h x w input (RGB + trimap), as float32 h x w."""
+    inputs = inputs.to(device)
+    outputs = model(inputs[:, :3], inputs[:, 3:4])
+    return outputs["alpha"][0, 0].float().cpu().numpy()
+
+
+def predict_alpha(
+    model: nn.Module,
+    image: np.ndarray,
+    trimap: np.ndarray,
+    *,
+    tile_size: int | None = DEFAULT_TILE,
+    halo: int = DEFAULT_HALO,
+    ramp: int = DEFAULT_RAMP,
+    device: str | torch.device | None = None,
+) -> np.ndarray:
+    """Alpha of ``image`` (H x W x 3, [0, 1]) under ``trimap`` (0 / 0.5 / 1) from a mattor network.
+
+    ``model(image, trimap)`` takes N x 3 x H x W RGB and N x 1 x H x W trimap tensors (sizes a
+    multiple of 32) and returns a dict whose ``"alpha"`` is N x 1 x H x W. Images with a side
+    longer than ``tile_size`` run in tiles (see the module docstring); ``tile_size=None`` never
+    tiles. Known trimap regions are restored in the result (H x W float64).
+    """
+    height, width = trimap.shape
+    if device is None:
+        device = next(model.parameters()).device
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            inputs = pad_inputs(image, trimap)
+            if tile_size is None or max(height, width) <= tile_size:
+                alpha = _run_network(model, inputs, device)[:height, :width].astype(np.float64)
+            else:
+                alpha = _predict_tiled(model, inputs, trimap, tile_size, halo, ramp, device)
+    finally:
+        model.train(was_training)
+    return restore_known(alpha, trimap)
+
+
+def _predict_tiled(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    trimap: np.ndarray,
+    tile_size: int,
+    halo: int,
+    ramp: int,
+    device: torch.device,
+) -> np.ndarray:
+    if tile_size % MULTIPLE:
+        raise ValueError(f"tile_size must be a multiple of {MULTIPLE}, not {tile_size}")
+    step = (tile_size - 2 * halo - ramp) // MULTIPLE * MULTIPLE
+    if step <= 0:
+        raise ValueError(
+            f"tile_size {tile_size} leaves no room past halo {halo} and ramp {ramp} on both sides; "
+            "use a larger tile or a smaller halo"
+        )
+    height, width = trimap.shape
+    ph, pw = inputs.shape[-2:]
+    accumulated = np.zeros((ph, pw), dtype=np.float32)
+    weight_sum = np.zeros((ph, pw), dtype=np.float32)
+    ys, xs = tile_starts(ph, tile_size, step), tile_starts(pw, tile_size, step)
+    for y in ys:
+        th = min(tile_size, ph - y)
+        wy = blend_weights_1d(th, y > 0, y + th < ph, halo, ramp)
+        for x in xs:
+            tw = min(tile_size, pw - x)
+            if not np.any(trimap[y : y + th, x : x + tw] == 0.5):
+                continue  # nothing to estimate here; known pixels are restored below
+            wx = blend_weights_1d(tw, x > 0, x + tw < pw, halo, ramp)
+            tile_alpha = _run_network(model, inputs[:, :, y : y + th, x : x + tw], device)
+            weight = wy[:, None] * wx[None, :]
+            accumulated[y : y + th, x : x + tw] += tile_alpha * weight
+            weight_sum[y : y + th, x : x + tw] += weight
+    alpha = trimap.astype(np.float64)  # where no tile ran: known pixels, restored anyway
+    covered = weight_sum[:height, :width] > 0
+    alpha[covered] = accumulated[:height, :width][covered] / weight_sum[:height, :width][covered]
+    return alpha
+
+
+class Mattor(nn.Module):
+    """Base of the deep matting networks: ``forward(image, trimap) -> {"alpha": ..., ...}``.
+
+    Subclasses implement :meth:`forward` on RGB in [0, 1] and trimaps in 0 / 0.5 / 1
+    (normalising with :func:`normalise_input`) and :meth:`compute_loss` for training.
+    """
+
+    def forward(self, image: torch.Tensor, trimap: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def compute_loss(
+        self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The training loss of ``outputs`` on ``batch`` at training ``step``, and its named parts."""
+        raise NotImplementedError
+
+    def predict(self, image: np.ndarray, trimap: np.ndarray, **options) -> np.ndarray:
+        """See :func:`predict_alpha`."""
+        return predict_alpha(self, image, trimap, **options)

@@ -1,0 +1,86 @@
+"""Deep Image Matting (Xu, Price, Cohen and Huang, CVPR 2017), registered as method ``"dim"``.
+
+:mod:`.network` holds the network, :mod:`.training` its staged objective. The shipped
+weights (``mattebox/weights/dim_small.pt``) are the small CPU configuration trained with
+``configs/dim_small.toml``; they load lazily on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import InputError
+from ...registry import register_method
+from ..base import DEFAULT_HALO, DEFAULT_RAMP, DEFAULT_TILE
+
+#: The checkpoint ``mattebox matte --method dim`` uses unless ``weights=`` names another.
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "dim_small.pt"
+
+
+def build_model(**options):
+    """A :class:`~.network.DIMNet` (options: widths, blocks, decoder_kernel, refine_width, batch_norm)."""
+    from .network import DIMNet
+
+    return DIMNet(**options)
+
+
+def build_objective(model, **options):
+    """The staged DIM objective (options: coarse_steps, refine_steps, alpha_weight)."""
+    from .training import DIMObjective
+
+    return DIMObjective(model, **options)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str):
+    from .. import load_weights
+
+    return load_weights(path, expect="dim")
+
+
+def load_dim(weights: str | Path | None = None):
+    """The DIM network from ``weights`` (default: the shipped small model), cached."""
+    path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    if not path.is_file():
+        if weights is None:
+            raise InputError(
+                f"the shipped DIM weights ({path.name}) are missing from this installation; train "
+                "them with `mattebox train configs/dim_small.toml --export "
+                "src/mattebox/weights/dim_small.pt` or pass weights=PATH (--weights) to a checkpoint"
+            )
+        raise InputError(f"DIM weights file {path} does not exist; pass the path of a checkpoint "
+                         "written by `mattebox train`")
+    return _load(str(path.resolve()))
+
+
+@register_method(
+    "dim",
+    needs="trimap",
+    summary="Deep Image Matting: VGG-style encoder-decoder with refinement (small CPU model)",
+    reference="Xu, Price, Cohen, Huang. Deep Image Matting. CVPR 2017",
+    aliases=("deep-image-matting",),
+)
+def estimate_alpha_dim(
+    image: np.ndarray,
+    trimap: np.ndarray,
+    *,
+    weights: str | Path | None = None,
+    tile_size: int | None = DEFAULT_TILE,
+    halo: int = DEFAULT_HALO,
+    ramp: int = DEFAULT_RAMP,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Alpha of ``image`` under ``trimap`` from the trained DIM network.
+
+    Images with a side over ``tile_size`` pixels run in overlapping tiles
+    (:func:`mattebox.models.base.predict_alpha`); known trimap regions are kept.
+    """
+    if not np.any(trimap == 0.5):
+        return trimap.astype(np.float64, copy=True)
+    model = load_dim(weights)
+    if str(device) != "cpu":
+        model = model.to(device)
+    return model.predict(image, trimap, tile_size=tile_size, halo=halo, ramp=ramp, device=device)

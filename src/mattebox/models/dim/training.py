@@ -1,0 +1,94 @@
+"""How Deep Image Matting is trained: its three stages and their losses (Xu et al. 2017, Sec. 4).
+
+1. ``coarse``: the encoder-decoder alone, loss w_l L_alpha + (1 - w_l) L_comp with w_l = 0.5
+   on the coarse alpha.
+2. ``refine``: the encoder-decoder frozen (its learning rate 0, batch norm statistics fixed),
+   the refinement stage trained with the alpha-prediction loss only.
+3. ``joint``: both fine-tuned together. The paper does not spell out this stage's loss; we keep
+   the stage-1 loss on the coarse alpha and add the alpha-prediction loss on the final alpha.
+
+All losses count the unknown pixels of the input trimap only, as the paper does.
+``coarse_steps`` and ``refine_steps`` set where the stages change; with both 0 the network
+trains jointly from the first step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ... import losses
+from .network import DIMNet
+
+
+@dataclass
+class DIMObjective:
+    """The staged DIM objective for :class:`~mattebox.train.engine.Trainer`."""
+
+    model: DIMNet
+    coarse_steps: int = 0
+    refine_steps: int = 0
+    alpha_weight: float = losses.DIM_ALPHA_WEIGHT
+
+    #: Names of the loss parts :meth:`loss` may report (columns of the training log).
+    part_names = ("coarse_alpha", "coarse_comp", "refined_alpha")
+
+    def stage(self, step: int) -> str:
+        """``coarse``, ``refine`` or ``joint`` at training ``step`` (0-based)."""
+        if step < self.coarse_steps:
+            return "coarse"
+        if step < self.coarse_steps + self.refine_steps:
+            return "refine"
+        return "joint"
+
+    @property
+    def find_unused_parameters(self) -> bool:
+        """Some parameters get no gradient in some stage (DDP must be told)."""
+        return self.coarse_steps > 0 or self.refine_steps > 0
+
+    def param_groups(self) -> list[dict]:
+        groups = [{"name": "encoder_decoder", "params": self.model.encoder_decoder_parameters()}]
+        refinement = self.model.refinement_parameters()
+        if refinement:
+            groups.append({"name": "refinement", "params": refinement})
+        return groups
+
+    def lr_factor(self, group: str, step: int) -> float:
+        """Learning-rate multiplier of parameter ``group`` at ``step``: 0 for frozen parts."""
+        stage = self.stage(step)
+        if stage == "coarse" and group == "refinement":
+            return 0.0
+        if stage == "refine" and group == "encoder_decoder":
+            return 0.0
+        return 1.0
+
+    def set_train_mode(self, model: nn.Module, step: int) -> None:
+        """Training mode, with stage 1 in eval mode (fixed batch norm) while it is frozen."""
+        model.train()
+        if self.stage(step) == "refine":
+            for module in (*model.encoder, model.conv6, model.deconv6, *model.decoder):
+                module.eval()
+
+    def loss(self, network: nn.Module, batch: dict[str, torch.Tensor], step: int):
+        """Forward ``batch`` through ``network`` (the model, maybe DDP-wrapped); (loss, parts)."""
+        stage = self.stage(step)
+        outputs = network(
+            batch["image"], batch["trimap"], refine=stage != "coarse", coarse_grad=stage != "refine"
+        )
+        weight = losses.unknown_mask(batch["trimap"])
+        parts: dict[str, torch.Tensor] = {}
+        total = outputs["alpha"].new_zeros(())
+        if stage in ("coarse", "joint"):
+            coarse, coarse_parts = losses.dim_overall_loss(
+                outputs["alpha_coarse"], batch["alpha"], batch["fg"], batch["bg"], batch["image"],
+                weight, alpha_weight=self.alpha_weight,
+            )
+            total = total + coarse
+            parts.update({f"coarse_{k}": v for k, v in coarse_parts.items()})
+        if stage in ("refine", "joint"):
+            refined = losses.alpha_prediction_loss(outputs["alpha"], batch["alpha"], weight)
+            total = total + refined
+            parts["refined_alpha"] = refined
+        return total, {k: float(v.detach()) for k, v in parts.items()}

@@ -1,0 +1,120 @@
+"""The shared mattor machinery: normalisation, padding, restoring known regions, tiling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from conftest import make_composite
+from mattebox.models import base
+
+
+class SmallField(base.Mattor):
+    """Two 3x3 convolutions: a receptive field reaching 2 pixels, so tiling must be exact."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.Tanh(), nn.Conv2d(8, 1, 3, padding=1))
+        self.calls: list[tuple[int, int]] = []
+
+    def forward(self, image, trimap):
+        self.calls.append(tuple(image.shape[-2:]))
+        return {"alpha": torch.sigmoid(self.net(base.normalise_input(image, trimap)))}
+
+
+def test_normalise_input_maps_trimap_to_minus_one_zero_one():
+    image = torch.full((1, 3, 2, 2), 0.485)
+    trimap = torch.tensor([[[[0.0, 0.5], [1.0, 0.5]]]])
+    x = base.normalise_input(image, trimap)
+    assert x.shape == (1, 4, 2, 2)
+    assert torch.allclose(x[0, 0], torch.zeros(2, 2), atol=1e-6)  # the mean maps to 0
+    assert x[0, 3].tolist() == [[-1.0, 0.0], [1.0, 0.0]]
+
+
+def test_padded_size_and_pad_inputs_reflect():
+    assert [base.padded_size(n) for n in (1, 32, 33, 800)] == [32, 32, 64, 800]
+    image = np.zeros((40, 33, 3))
+    image[:, :, 0] = np.arange(33)[None, :] / 100
+    trimap = np.full((40, 33), 0.5)
+    padded = base.pad_inputs(image, trimap)
+    assert padded.shape == (1, 4, 64, 64)
+    # reflection without repeating the edge: column 33 mirrors column 31
+    assert padded[0, 0, 0, 33].item() == pytest.approx(0.31)
+    assert padded[0, 0, 0, 32].item() == pytest.approx(0.32)
+    # a 5x5 image is too small to reflect 27 pixels: edge replication instead
+    tiny = base.pad_inputs(np.ones((5, 5, 3)) * 0.2, np.full((5, 5), 0.5))
+    assert tiny.shape == (1, 4, 32, 32) and torch.allclose(tiny[0, :3], torch.full((3, 32, 32), 0.2))
+
+
+def test_restore_known_sets_trimap_regions():
+    alpha = np.array([[0.3, 0.3, 1.2]])
+    trimap = np.array([[0.0, 0.5, 1.0]])
+    assert base.restore_known(alpha, trimap).tolist() == [[0.0, 0.3, 1.0]]
+
+
+def test_tile_starts_cover_and_end_flush():
+    assert base.tile_starts(64, 128, 64) == [0]
+    assert base.tile_starts(320, 128, 64) == [0, 64, 128, 192]
+    assert base.tile_starts(300, 128, 96) == [0, 96, 172]
+
+
+def test_blend_weights_halo_ramp_and_partition_of_unity():
+    w = base.blend_weights_1d(16, True, True, halo=2, ramp=4)
+    assert w[:2].tolist() == [0.0, 0.0] and w[-2:].tolist() == [0.0, 0.0]
+    assert w[2] == pytest.approx(0.125) and w[6:10].tolist() == [1.0] * 4
+    # two tiles overlapping by 2 halo + ramp: weights sum to 1 wherever either is positive
+    tile, halo, ramp = 16, 2, 4
+    left = base.blend_weights_1d(tile, False, True, halo, ramp)
+    right = base.blend_weights_1d(tile, True, False, halo, ramp)
+    step = tile - 2 * halo - ramp
+    total = np.zeros(tile + step)
+    total[:tile] += left
+    total[step:] += right
+    assert np.allclose(total, 1.0)
+
+
+def test_tiled_equals_untiled_for_small_receptive_field():
+    image, _, _, _, trimap = make_composite(150, 230, seed=3)
+    trimap = np.full_like(trimap, 0.5)  # everything unknown: every tile runs
+    model = SmallField()
+    whole = base.predict_alpha(model, image, trimap, tile_size=None)
+    model.calls.clear()
+    tiled = base.predict_alpha(model, image, trimap, tile_size=96, halo=8, ramp=16)
+    assert len(model.calls) > 4 and all(c[0] <= 96 and c[1] <= 96 for c in model.calls)
+    assert tiled.shape == (150, 230) and tiled.dtype == np.float64
+    assert np.max(np.abs(tiled - whole)) < 1e-5
+
+
+def test_tiles_without_unknown_pixels_are_skipped_and_known_restored():
+    image, _, _, _, _ = make_composite(96, 320, seed=1)
+    trimap = np.zeros((96, 320))
+    trimap[:, 200:] = 1.0
+    trimap[10:20, 250:260] = 0.5  # unknown pixels only near the right end
+    model = SmallField()
+    alpha = base.predict_alpha(model, image, trimap, tile_size=96, halo=8, ramp=16)
+    assert len(model.calls) < len(base.tile_starts(320, 96, 64))
+    assert np.all(alpha[trimap == 0] == 0) and np.all(alpha[trimap == 1] == 1)
+    assert np.all((alpha[trimap == 0.5] > 0) & (alpha[trimap == 0.5] < 1))
+
+
+def test_bad_tile_size_is_refused():
+    image, _, _, _, trimap = make_composite(100, 100)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        base.predict_alpha(SmallField(), image, trimap, tile_size=50)
+    with pytest.raises(ValueError, match="halo"):
+        base.predict_alpha(SmallField(), image, trimap, tile_size=64, halo=32, ramp=16)
+
+
+def test_predict_keeps_training_mode_and_odd_sizes_work():
+    from mattebox.models.dim.network import DIMNet
+
+    torch.manual_seed(0)
+    model = DIMNet(widths=(4, 4, 8, 8, 8), refine_width=4)
+    model.train()
+    image, _, _, _, trimap = make_composite(37, 51)
+    alpha = model.predict(image, trimap)
+    assert model.training
+    assert alpha.shape == (37, 51) and np.all((alpha >= 0) & (alpha <= 1))
