@@ -353,7 +353,7 @@ class SoftSegmentation:
         k_erode, k_dilate = _draw_size(rng, self.seg_sizes), _draw_size(rng, self.seg_sizes)
         seg = dilate(erode(trimap > 0, k_erode), k_dilate).astype(np.float32)
         blur = _draw_size(rng, self.blur_sizes) | 1
-        sample["soft_seg"] = cv2.GaussianBlur(seg, (blur, blur), 0)
+        sample["soft_seg"] = np.clip(cv2.GaussianBlur(seg, (blur, blur), 0), 0, 1)
         sample["trimap"] = trimap
         sample["trimap_gt"] = trimap_from_alpha(alpha, self.gt_size, self.gt_size)
         _meta(sample).update(trimap_kernels=(k_fg, k_bg), seg_kernels=(k_erode, k_dilate), blur=blur)
@@ -384,7 +384,7 @@ class Pipeline:
         for key, value in out.items():
             if isinstance(value, np.ndarray):
                 value = np.ascontiguousarray(value, np.float32)
-                out[key] = np.clip(value, 0, 1) if key in _COLOUR_KEYS else value
+                out[key] = np.clip(value, 0, 1) if key in _COLOUR_KEYS + _MATTE_KEYS else value
         return out
 
     def __repr__(self) -> str:

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ._render import Canvas, LayerStack, radial_blob, smooth_noise
+from .solid import draw_silhouette, shaded_texture
 from .textures import TextureSource, sample_colour, tint
 
 # name: (spacing px at 512, thread width px, families, knot/motif probability)
@@ -150,6 +151,12 @@ def render_net(rng: np.random.Generator, height: int, width: int,
     thread_colour = tint(soft, sample_colour(rng, textures.patch(rng, 32, 32)), rng.uniform(0.8, 1.0))
     rim_colour = tint(soft, sample_colour(rng, patch), rng.uniform(0.6, 1.0))
     stack = LayerStack(thread_colour)
+    if rng.random() < 0.5:  # something held by the net or standing in the cup, seen through it
+        body = Canvas(height, width, 4)
+        centre = np.mean(region_polys[0], axis=0) + rng.normal(0, 0.05 * short, 2)
+        draw_silhouette(rng, body, tuple(centre), short * rng.uniform(0.12, 0.22))
+        coverage = body.coverage() * clip.coverage()
+        stack.add(coverage, shaded_texture(rng, textures, height, width, coverage))
     stack.add(mesh_alpha, thread_colour, rng.uniform(0.85, 1.0) if style != "tulle" else 1.0)
     stack.add(rim.coverage(), rim_colour)
     return stack.result()
