@@ -144,32 +144,47 @@ def contact_sheet(per_kind: int = 4, size: int = 256, seed: int = 0) -> np.ndarr
 
 
 def speed_report(size: int = 320, count: int = 12) -> list[str]:
-    """Lines of measured throughput: generation per kind at ``size``, then each recipe
-    applied to 640 px foregrounds (single process, this machine)."""
+    """Lines of measured throughput, single-threaded (OpenCV held to one thread, as in a
+    DataLoader worker): foreground generation per kind at ``size``, then each recipe applied
+    to 640 px foregrounds. Each line gives samples per second of wall time and per second of
+    this process's CPU time; the latter is what one core delivers on an idle machine, and
+    N worker processes on N free cores deliver about N times it."""
+    import cv2
+
     from .augment import get_pipeline, list_pipelines
     from .composition import read_background, split_backgrounds
     from .procedural import KINDS, generate_foreground
 
-    lines = []
-    total = 0.0
-    for kind in KINDS:
-        generate_foreground(10_000, size, kind)  # warm caches
-        start = time.perf_counter()
-        for i in range(count):
-            generate_foreground(i, size, kind)
-        elapsed = time.perf_counter() - start
-        total += elapsed
-        lines.append(f"generate {kind:12s} {size}x{size}: {count / elapsed:6.1f} samples/s")
-    lines.append(f"generate {'(all kinds)':12s} {size}x{size}: {count * len(KINDS) / total:6.1f} samples/s")
-    train, _ = split_backgrounds()
-    fgs = [generate_foreground(i, 640) for i in range(len(KINDS))]
-    bg = read_background(train[0])
-    for name in list_pipelines():
-        pipeline = get_pipeline(name)
-        start = time.perf_counter()
-        for i in range(count):
-            fg, alpha = fgs[i % len(fgs)]
-            pipeline({"fg": fg, "alpha": alpha, "bg": bg}, np.random.default_rng(i))
-        elapsed = time.perf_counter() - start
-        lines.append(f"augment  {name:16s} 640 -> 320: {count / elapsed:6.1f} samples/s")
-    return lines
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        lines = []
+
+        def measure(label, fn):
+            wall, cpu = time.perf_counter(), time.process_time()
+            for i in range(count):
+                fn(i)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            lines.append(f"{label}: {count / wall:6.1f} samples/s wall, {count / cpu:6.1f} per CPU-second")
+            return wall, cpu
+
+        totals = np.zeros(2)
+        for kind in KINDS:
+            generate_foreground(10_000, size, kind)  # warm caches
+            totals += measure(f"generate {kind:12s} {size}x{size}", lambda i: generate_foreground(i, size, kind))
+        lines.append(f"generate {'(all kinds)':12s} {size}x{size}: {count * len(KINDS) / totals[0]:6.1f} "
+                     f"samples/s wall, {count * len(KINDS) / totals[1]:6.1f} per CPU-second")
+        train, _ = split_backgrounds()
+        fgs = [generate_foreground(i, 640) for i in range(len(KINDS))]
+        bg = read_background(train[0])
+        for name in list_pipelines():
+            pipeline = get_pipeline(name)
+
+            def step(i):
+                fg, alpha = fgs[i % len(fgs)]
+                pipeline({"fg": fg, "alpha": alpha, "bg": bg}, np.random.default_rng(i))
+
+            measure(f"augment  {name:16s} 640 -> 320", step)
+        return lines
+    finally:
+        cv2.setNumThreads(threads)

@@ -125,7 +125,11 @@ def render_hair(rng: np.random.Generator, height: int, width: int,
     mass = tint(combed, base, rng.uniform(0.75, 0.95))
     colour = mass.copy()
     inner_roots = np.asarray(centre) + (body[rng.integers(len(body), size=s)] - centre) * rng.uniform(0, 1, (s, 1))
-    inner = _grow_guides(rng, inner_roots, np.full(s, flow) + rng.normal(0, 0.6, s),
+    # inside the mass hair lies outwards from the centre, bent towards the flow
+    outward = inner_roots - np.asarray(centre)
+    outward /= np.maximum(np.linalg.norm(outward, axis=1, keepdims=True), 1e-6)
+    lie = outward + 0.5 * pull * np.array([np.cos(flow), np.sin(flow)])
+    inner = _grow_guides(rng, inner_roots, np.arctan2(lie[:, 1], lie[:, 0]) + rng.normal(0, 0.2, s),
                          lengths[owner], curls[owner], flow, pull, steps)
     everything = np.concatenate([inner, strands])
     every_count = np.concatenate([counts, counts])

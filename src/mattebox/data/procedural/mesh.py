@@ -129,8 +129,11 @@ def render_net(rng: np.random.Generator, height: int, width: int,
         else:
             motif = rng.choice(["ring", "flower", "both"])
             ring = rng.uniform(0.3, 0.9) * spacing * step
-            petal = rng.uniform(0.25, 0.6) * spacing * step
-            template = radial_blob(rng, (0.0, 0.0), 1.0, roughness=0.8, harmonics=5, points=64)
+            petal = rng.uniform(0.2, 0.4) * spacing * step
+            t = np.linspace(0, 2 * np.pi, 96, endpoint=False)
+            petals = int(rng.integers(4, 9))
+            r = 0.45 + 0.55 * np.abs(np.cos(petals * t / 2)) ** rng.uniform(0.5, 1.5)
+            template = np.stack([r * np.cos(t), r * np.sin(t)], axis=1)  # a flower (rose curve)
             if motif in ("ring", "both"):
                 threads.ellipses(points, np.full((len(points), 2), ring), np.zeros(len(points)),
                                  width=thread * 1.5)

@@ -43,25 +43,71 @@ def draw_silhouette(rng: np.random.Generator, canvas: Canvas, centre: tuple[floa
     return body
 
 
+def rounded_rect(centre: tuple[float, float], half_w: float, half_h: float, radius: float,
+                 angle: float = 0.0) -> np.ndarray:
+    """Outline of a rectangle with rounded corners, rotated by ``angle`` radians."""
+    radius = max(0.0, min(radius, half_w, half_h))
+    arcs = []
+    for i, (sx, sy) in enumerate(((1, 1), (-1, 1), (-1, -1), (1, -1))):
+        t = np.linspace(0, np.pi / 2, 8) + i * np.pi / 2
+        arcs.append(np.stack([sx * (half_w - radius) + radius * np.cos(t),
+                              sy * (half_h - radius) + radius * np.sin(t)], axis=1))
+    points = np.concatenate(arcs)
+    ca, sa = np.cos(angle), np.sin(angle)
+    return np.stack([centre[0] + ca * points[:, 0] - sa * points[:, 1],
+                     centre[1] + sa * points[:, 0] + ca * points[:, 1]], axis=1)
+
+
 def _manmade(rng: np.random.Generator, canvas: Canvas, centre: tuple[float, float],
              radius: float) -> np.ndarray:
-    """Unions of rotated rectangles and polygons: furniture, tools, bottles."""
+    """Man-made objects from rounded boxes: a table or chair on legs, a mug with a handle,
+    a bottle with a neck, a lamp on a stand."""
     cx, cy = centre
-    angle = rng.uniform(-0.4, 0.4)
-    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    parts = []
-    w, h = radius * rng.uniform(0.6, 1.2), radius * rng.uniform(0.6, 1.2)
-    main = np.array([[-w, -h], [w, -h], [w, h], [-w, h]]) @ rot.T + centre
-    parts.append(main)
-    for _ in range(int(rng.integers(2, 6))):  # legs, arms, a neck
-        px, py = rng.uniform(-w, w), rng.uniform(-h, h)
-        lw, lh = radius * rng.uniform(0.04, 0.2), radius * rng.uniform(0.4, 1.3)
-        if rng.random() < 0.5:
-            lw, lh = lh, lw
-        rect = np.array([[-lw, -lh], [lw, -lh], [lw, lh], [-lw, lh]]) + [px + np.sign(px) * lw, py + np.sign(py) * lh]
-        parts.append(rect @ rot.T + centre)
-    canvas.polygons(parts)
-    return main
+    angle = rng.normal(0, 0.15)
+    ca, sa = np.cos(angle), np.sin(angle)
+
+    def at(dx, dy):  # a point of the object's frame, rotated about the centre
+        return (cx + ca * dx - sa * dy, cy + sa * dx + ca * dy)
+
+    kind = rng.choice(["table", "mug", "bottle", "lamp"])
+    r = radius
+    round_ = rng.uniform(0.02, 0.2) * r
+    if kind == "table":
+        top_w, top_h = r * rng.uniform(0.8, 1.2), r * rng.uniform(0.06, 0.2)
+        body = rounded_rect(at(0, -r * 0.5), top_w, top_h, round_, angle)
+        parts = [body]
+        legs = int(rng.choice([2, 3, 4]))
+        leg_w = r * rng.uniform(0.03, 0.09)
+        for x in np.linspace(-top_w * 0.85, top_w * 0.85, legs):
+            parts.append(rounded_rect(at(x, r * 0.3), leg_w, r * 0.8, leg_w * 0.5, angle))
+        if rng.random() < 0.5:  # a chair back
+            parts.append(rounded_rect(at(-top_w * 0.85, -r * 1.1), leg_w, r * 0.6, leg_w * 0.5, angle))
+            for y in np.linspace(-r * 1.5, -r * 0.8, int(rng.integers(2, 5))):
+                parts.append(rounded_rect(at(-top_w * 0.85 + r * 0.3, y), r * 0.3, leg_w * 0.6, 0, angle))
+        canvas.polygons(parts)
+    elif kind == "mug":
+        w, h = r * rng.uniform(0.5, 0.8), r * rng.uniform(0.6, 0.9)
+        body = rounded_rect(at(0, 0), w, h, round_, angle)
+        canvas.polygons([body])
+        handle = rounded_rect(at(w + r * 0.2, 0), r * 0.3, h * 0.5, r * 0.25, angle)
+        hole = rounded_rect(at(w + r * 0.2, 0), r * 0.18, h * 0.33, r * 0.15, angle)
+        canvas.polygons([handle])
+        canvas.polygons([hole], value=0)
+        canvas.polygons([body])
+    elif kind == "bottle":
+        w, h = r * rng.uniform(0.35, 0.55), r * rng.uniform(0.7, 1.0)
+        body = rounded_rect(at(0, r * 0.3), w, h, w * rng.uniform(0.2, 0.9), angle)
+        neck = rounded_rect(at(0, r * 0.3 - h - r * 0.25), w * 0.35, r * 0.35, w * 0.1, angle)
+        cap = rounded_rect(at(0, r * 0.3 - h - r * 0.6), w * 0.42, r * 0.08, w * 0.05, angle)
+        canvas.polygons([body, neck, cap])
+    else:
+        shade = np.array([at(-r * 0.2, -r * 0.9), at(r * 0.2, -r * 0.9), at(r * 0.7, -r * 0.3),
+                          at(-r * 0.7, -r * 0.3)])
+        stand = rounded_rect(at(0, r * 0.3), r * 0.04, r * 0.6, r * 0.02, angle)
+        base = rounded_rect(at(0, r * 0.9), r * 0.45, r * 0.07, r * 0.05, angle)
+        body = shade
+        canvas.polygons([shade, stand, base])
+    return body
 
 
 def _limbs(rng: np.random.Generator, canvas: Canvas, body: np.ndarray, radius: float) -> None:
