@@ -24,8 +24,9 @@ from ..errors import InputError
 #: Fraction of the background photos held out for validation and the synthetic test set.
 VALIDATION_FRACTION = 0.1
 BACKGROUND_SUFFIXES = (".jpg", ".jpeg", ".png")
-#: Bumped whenever the generated test set would change; kept in its manifest.
-TEST_SET_VERSION = 1
+#: Bump whenever a change to the generator or to the composition changes the test set's
+#: files; the version is kept in its manifest and ensure_test_set regenerates a stale set.
+TEST_SET_VERSION = 2
 TEST_SET_SEED = 20170401
 
 

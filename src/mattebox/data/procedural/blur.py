@@ -48,7 +48,7 @@ def render_blur(rng: np.random.Generator, height: int, width: int,
     scale = short / 512
     canvas = Canvas(height, width, 2)
     centre = (width * rng.uniform(0.35, 0.65), height * rng.uniform(0.35, 0.65))
-    radius = short * rng.uniform(0.22, 0.33)
+    radius = short * rng.uniform(0.25, 0.42)
     draw_silhouette(rng, canvas, centre, radius)
     coverage = canvas.coverage()
     colour = shaded_texture(rng, textures, height, width, coverage)

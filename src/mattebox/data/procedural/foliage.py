@@ -125,11 +125,11 @@ def render_foliage(rng: np.random.Generator, height: int, width: int,
     elif style == "fern":
         _fern(rng, plant, base, size)
     else:
-        leaf_size = short * rng.uniform(0.05, 0.12)
+        leaf_size = short * rng.uniform(0.06, 0.14)
         shape = (rng.uniform(0.5, 1.2), rng.uniform(0.2, 1.0))
         serrated = bool(rng.random() < 0.3)
-        leafiness = rng.uniform(2.0, 5.0) if style == "plant" else 0.8
-        stems = int(rng.integers(1, 4)) if style == "plant" else int(rng.integers(2, 6))
+        leafiness = rng.uniform(3.0, 6.0) if style == "plant" else 0.8
+        stems = int(rng.integers(2, 5)) if style == "plant" else int(rng.integers(2, 6))
         mains = []
         for _ in range(stems):
             mains.append(len(plant.stems))
@@ -142,7 +142,7 @@ def render_foliage(rng: np.random.Generator, height: int, width: int,
             # the tip of each main stem: the middle of its outline polygon
             _flowers(rng, plant, [plant.stems[i][len(plant.stems[i]) // 2 - 1] for i in mains], size)
         if style == "plant" and rng.random() < 0.5:  # a pot: an opaque mass at the bottom
-            pw = short * rng.uniform(0.12, 0.22)
+            pw = short * rng.uniform(0.15, 0.3)
             pot = np.array([[base[0] - pw, base[1] - pw * 1.1], [base[0] + pw, base[1] - pw * 1.1],
                             [base[0] + pw * 0.8, height + 2], [base[0] - pw * 0.8, height + 2]])
             plant.petals.append(pot)

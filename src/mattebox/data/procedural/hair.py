@@ -58,14 +58,14 @@ def render_hair(rng: np.random.Generator, height: int, width: int,
     style = str(rng.choice(list(_STYLES), p=[0.45, 0.35, 0.2]))
     clumps_r, members_r, length_r, clump_w_r, curl_r, pull_r, depth = _STYLES[style]
     if style == "head":
-        centre = (width * rng.uniform(0.3, 0.7), height * rng.uniform(0.5, 0.85))
-        radius = short * rng.uniform(0.2, 0.3)
+        centre = (width * rng.uniform(0.3, 0.7), height * rng.uniform(0.55, 1.0))
+        radius = short * rng.uniform(0.25, 0.4)
     elif style == "fur":
-        centre = (width * rng.uniform(0.35, 0.65), height * rng.uniform(0.35, 0.65))
-        radius = short * rng.uniform(0.22, 0.32)
+        centre = (width * rng.uniform(0.3, 0.7), height * rng.uniform(0.3, 0.7))
+        radius = short * rng.uniform(0.26, 0.42)
     else:
         centre = (width * rng.uniform(0.2, 0.8), height * rng.uniform(0.2, 0.8))
-        radius = short * rng.uniform(0.12, 0.2)
+        radius = short * rng.uniform(0.15, 0.25)
     body = radial_blob(rng, centre, radius, roughness=rng.uniform(0.05, 0.3), harmonics=6,
                        aspect=rng.uniform(0.75, 1.3), angle=rng.uniform(0, np.pi), points=512)
     normals = outline_normals(body)
@@ -98,12 +98,26 @@ def render_hair(rng: np.random.Generator, height: int, width: int,
     strands = guides[owner] + perp * (offset * (1 - convergence * t) + wave * t)
     counts = np.round((steps + 1) * rng.uniform(0.45, 1.0, s)).astype(int)
 
+    # Wisps: single thin strands outside the clumps, long and often translucent (flyaways).
+    n_wisps = int(rng.integers(30, 400) * (short / 512) ** 0.5)
+    w_idx = rng.integers(len(body), size=n_wisps)
+    wisps = _grow_guides(rng, body[w_idx] - normals[w_idx] * radius * depth,
+                         np.arctan2(normals[w_idx, 1], normals[w_idx, 0]) + rng.normal(0, 0.5, n_wisps),
+                         radius * rng.uniform(*length_r) * rng.uniform(0.6, 1.3, n_wisps),
+                         rng.uniform(*curl_r) * rng.normal(0, 1, n_wisps), flow, pull, steps)
+    strands = np.concatenate([strands, wisps])
+    counts = np.concatenate([counts, np.round((steps + 1) * rng.uniform(0.6, 1.0, n_wisps)).astype(int)])
+    owner = np.concatenate([owner, rng.integers(n_clumps, size=n_wisps)])
+    is_wisp = np.arange(len(strands)) >= s
+    s = len(strands)
+
     ss = 4
     opaque, translucent = Canvas(height, width, ss), Canvas(height, width, ss)
     opaque.polygons([body])
     # OpenCV thickness at 4x supersampling 1, 2, 3, 6 -> lines about 0.35, 0.85, 1.35, 1.85 px wide.
     thick = rng.choice([1, 1, 1, 2, 2, 3, 6] if style != "fur" else [1, 2, 2, 3], size=s)
-    faint = rng.random(s) < rng.uniform(0.1, 0.5)
+    thick[is_wisp] = 1
+    faint = (rng.random(s) < rng.uniform(0.1, 0.5)) | (is_wisp & (rng.random(s) < 0.7))
     for value in np.unique(thick):
         for canvas, chosen in ((opaque, ~faint), (translucent, faint)):
             sel = np.flatnonzero((thick == value) & chosen)

@@ -51,11 +51,11 @@ def _region(rng: np.random.Generator, height: int, width: int) -> tuple[list[np.
     shape = rng.choice(["hoop", "panel", "cup"], p=[0.35, 0.35, 0.3])
     cx, cy = width * rng.uniform(0.4, 0.6), height * rng.uniform(0.4, 0.6)
     if shape == "hoop":
-        outline = radial_blob(rng, (cx, cy), short * rng.uniform(0.28, 0.42), roughness=0.1,
+        outline = radial_blob(rng, (cx, cy), short * rng.uniform(0.32, 0.5), roughness=0.1,
                               harmonics=3, aspect=rng.uniform(0.7, 1.3), angle=rng.uniform(0, np.pi))
         return [outline], [np.vstack([outline, outline[:1]])]
     if shape == "panel":  # a hanging panel, the top edge on a bar, sides swaying
-        w2, h2 = width * rng.uniform(0.25, 0.4), height * rng.uniform(0.3, 0.45)
+        w2, h2 = width * rng.uniform(0.3, 0.48), height * rng.uniform(0.35, 0.55)
         y = np.linspace(cy - h2, cy + h2, 40)
         sway = rng.normal(0, 0.06) * short * np.sin(np.linspace(0, np.pi, 40) * rng.uniform(0.5, 1.5))
         left = np.stack([cx - w2 + sway, y], 1)
@@ -64,7 +64,7 @@ def _region(rng: np.random.Generator, height: int, width: int) -> tuple[list[np.
         bar = np.array([[cx - w2 * 1.15, cy - h2], [cx + w2 * 1.15, cy - h2]])
         return [outline], [bar]
     # cup: a cylinder seen from slightly above (a mesh pencil cup), elliptical rims
-    w2, h2 = short * rng.uniform(0.2, 0.3), short * rng.uniform(0.25, 0.38)
+    w2, h2 = short * rng.uniform(0.22, 0.34), short * rng.uniform(0.3, 0.45)
     t = np.linspace(0, 2 * np.pi, 96)
     e = w2 * rng.uniform(0.15, 0.3)
     top = np.stack([cx + w2 * np.cos(t), cy - h2 + e * np.sin(t)], 1)

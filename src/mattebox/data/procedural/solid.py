@@ -164,8 +164,8 @@ def render_solid(rng: np.random.Generator, height: int, width: int,
     """An opaque object with a complex silhouette, textured from a photo."""
     short = min(height, width)
     canvas = Canvas(height, width, 4)
-    centre = (width * rng.uniform(0.3, 0.7), height * rng.uniform(0.3, 0.7))
-    draw_silhouette(rng, canvas, centre, short * rng.uniform(0.2, 0.4))
+    centre = (width * rng.uniform(0.3, 0.7), height * rng.uniform(0.3, 0.75))
+    draw_silhouette(rng, canvas, centre, short * rng.uniform(0.25, 0.48))
     coverage = canvas.coverage()
     colour = shaded_texture(rng, textures, height, width, coverage)
     stack = LayerStack(colour)

@@ -39,7 +39,7 @@ def _glass(rng, height, width, textures):
     knots = rng.uniform(0.25, 1.0, 6)
     knots[0] = rng.uniform(0.1, 0.4)   # neck or rim
     profile = cv2.resize(knots[None, :].astype(np.float32), (256, 1), interpolation=cv2.INTER_CUBIC)[0]
-    profile = np.clip(profile, 0.08, 1.0) * short * rng.uniform(0.18, 0.3)
+    profile = np.clip(profile, 0.08, 1.0) * short * rng.uniform(0.22, 0.36)
     ys = np.linspace(top, bottom, 256)
     outline = np.vstack([np.stack([cx - profile, ys], 1), np.stack([cx + profile, ys], 1)[::-1]])
     cover = Canvas(height, width, 4)
@@ -84,7 +84,7 @@ def _glass(rng, height, width, textures):
 def _bag(rng, height, width, textures):
     short = min(height, width)
     centre = (width * rng.uniform(0.4, 0.6), height * rng.uniform(0.5, 0.65))
-    radius = short * rng.uniform(0.25, 0.35)
+    radius = short * rng.uniform(0.3, 0.42)
     body = radial_blob(rng, centre, radius, roughness=0.2, harmonics=8, aspect=rng.uniform(0.7, 1.1))
     cover = Canvas(height, width, 4)
     cover.polygons([body])
