@@ -63,21 +63,22 @@ def pixel_features(image: np.ndarray, xy_weight: float) -> np.ndarray:
 
 
 def nearest_neighbors(
-    features: np.ndarray, candidates: np.ndarray, queries: np.ndarray, k: int
+    features: np.ndarray, candidates: np.ndarray, queries: np.ndarray, k: int,
+    *, disjoint: bool = False,
 ) -> np.ndarray:
     """For each flat index in ``queries``, the flat indices of its ``k`` nearest ``candidates``.
 
-    A query is never its own neighbour. ``k`` must not exceed the number of candidates other
-    than the query itself.
+    A query is never its own neighbour; ``disjoint=True`` promises that no query is a
+    candidate, which saves looking for it. ``k`` must not exceed the number of candidates
+    other than the query itself.
     """
     from scipy.spatial import cKDTree
 
-    tree = cKDTree(features[candidates])
-    found = min(k + 1, candidates.size)
+    tree = cKDTree(features[candidates], balanced_tree=False, compact_nodes=False)
+    found = min(k if disjoint else k + 1, candidates.size)
     _, local = tree.query(features[queries], k=found, workers=-1)
-    local = local.reshape(queries.size, found)
-    neighbours = candidates[local]
-    if found == k:  # too few candidates to hold a spare: no query can be among them
+    neighbours = candidates[local.reshape(queries.size, found)]
+    if found == k:  # no spare column: no query can be among its neighbours
         return neighbours
     own = neighbours == queries[:, None]
     # Drop the query itself where found, otherwise the farthest of the k + 1.
@@ -176,8 +177,8 @@ def known_to_unknown(image, trimap, unknown, k, xy_weight, regulariser):
     features = pixel_features(image, xy_weight)
     neighbours = np.hstack(
         (
-            nearest_neighbors(features, foreground, unknown, kf),
-            nearest_neighbors(features, background, unknown, kb),
+            nearest_neighbors(features, foreground, unknown, kf, disjoint=True),
+            nearest_neighbors(features, background, unknown, kb, disjoint=True),
         )
     )
     colours = image.reshape(-1, 3)
