@@ -145,3 +145,21 @@ def test_layer_stack_is_premultiplied_over():
     assert fg[0, 0] == pytest.approx([0.375 / 0.625, 0.25 / 0.625, 0.0], abs=1e-6)
     assert alpha[0, 1] == 1.0 and np.allclose(fg[0, 1], [1, 0, 0])
     assert alpha[0, 2] == 0.0 and np.allclose(fg[0, 2], base[0, 2])  # F falls back to the base
+
+
+def test_data_command_writes_foregrounds_and_rejects_bad_kinds(tmp_path, capsys):
+    import argparse
+
+    from mattebox.data import command
+
+    parser = argparse.ArgumentParser(prog="mattebox data")
+    command.add_arguments(parser)
+    args = parser.parse_args(["foregrounds", "-o", str(tmp_path), "--count", "2", "--size", "48",
+                              "--kinds", "solid,blur"])
+    assert command.run(args) == 0
+    assert sorted(p.name for p in (tmp_path / "alpha").iterdir()) == ["00000.png", "00001.png"]
+    assert "wrote 2 foregrounds" in capsys.readouterr().out
+    with pytest.raises(InputError, match="unknown kind"):
+        command.run(parser.parse_args(["foregrounds", "-o", str(tmp_path), "--kinds", "hair,fog"]))
+    with pytest.raises(InputError, match="--count"):
+        command.run(parser.parse_args(["testset", "-o", str(tmp_path), "--count", "0"]))
