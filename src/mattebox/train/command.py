@@ -5,6 +5,7 @@ Examples::
     mattebox train configs/dim_small.toml                      # into runs/dim_small/
     mattebox train configs/dim_small.toml --resume             # continue exactly where it stopped
     mattebox train configs/dim_small.toml --resume --stop-at 20000 --export dim.pt
+    mattebox train configs/dim_small.toml --export dim.pt --export-only   # best checkpoint so far
     torchrun --nproc_per_node 4 -m mattebox train configs/dim_paper.toml --device cuda
 """
 
@@ -32,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override any config value, e.g. --set train.batch_size=8 (repeatable)")
     parser.add_argument("--export", metavar="PATH",
                         help="afterwards, write the best (else the last) model as a weights file")
+    parser.add_argument("--export-only", action="store_true",
+                        help="with --export: write the weights file from OUT and train nothing")
     parser.add_argument("--evaluate", action="store_true",
                         help="only evaluate OUT/last.pt (or the initial model) and print the scores")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     import tomllib
 
     from .config import from_dict
-    from .engine import Trainer, export_weights
+    from .engine import Trainer
 
     path = Path(args.config)
     if not path.is_file():
@@ -75,6 +78,11 @@ def run(args: argparse.Namespace) -> int:
         values.setdefault("train", {})["threads"] = args.threads
     config = from_dict(values, where=str(path))
     out_dir = Path(args.out) if args.out else Path("runs") / config.name
+    if args.export_only:
+        if not args.export:
+            raise InputError("--export-only needs --export PATH")
+        print(f"wrote {_export(out_dir, args.export)}")
+        return 0
     if not args.resume and (out_dir / "last.pt").exists() and not args.evaluate:
         raise InputError(f"{out_dir} already holds a run; pass --resume to continue it or --out "
                          "to start a new one elsewhere")
@@ -94,7 +102,14 @@ def run(args: argparse.Namespace) -> int:
         if summary["best"]:
             print(f"best {summary['best']['metric']} {summary['best']['score']:.4f} at step {summary['best']['step']}")
         if args.export:
-            source = out_dir / "best.pt" if (out_dir / "best.pt").exists() else out_dir / "last.pt"
-            written = export_weights(source, args.export)
-            print(f"wrote {written} (from {source.name})")
+            print(f"wrote {_export(out_dir, args.export)}")
     return 0
+
+
+def _export(out_dir: Path, path: str) -> str:
+    from .engine import export_weights
+
+    source = out_dir / "best.pt" if (out_dir / "best.pt").exists() else out_dir / "last.pt"
+    if not source.exists():
+        raise InputError(f"{out_dir} holds no checkpoint to export; train first")
+    return f"{export_weights(source, path)} (from {source.name})"

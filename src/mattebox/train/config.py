@@ -31,13 +31,13 @@ class DataConfig:
     augment: str = "dim"
     #: Folder of the source (for "folder": with fg/ and alpha/); "" means the default.
     root: str = ""
-    #: Folder of background photos; "" means <shared data>/backgrounds.
-    backgrounds: str = ""
-    #: Number of distinct foregrounds the generator cycles through (0: unlimited).
-    foregrounds: int = 0
+    #: Which split of the background photos to composite over: "train" or "validation"
+    #: (the photos are found as mattebox.data.composition.backgrounds_dir says).
+    backgrounds: str = "train"
     #: DataLoader worker processes (0: load in the training process).
     num_workers: int = 0
-    #: Extra keyword options passed to the source.
+    #: Extra keyword options passed to the source (e.g. fg_size, reuse, kinds for "procedural";
+    #: per_foreground for "folder"; see mattebox.data.datasets).
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -130,17 +130,16 @@ def build_base_dataset(config: DataConfig, seed: int):
     if config.source == "toy":
         return ToyDataset(STREAM_LENGTH, size, seed)
     if config.source == "procedural":
-        from ..data.composition import ProceduralMattingDataset
+        from ..data.datasets import ProceduralMattingDataset
 
-        length = config.foregrounds or STREAM_LENGTH
-        options = {"backgrounds": config.backgrounds or "train", **config.options}
-        return ProceduralMattingDataset(length, pipeline=config.augment, size=size, seed=seed, **options)
+        options = {"backgrounds": config.backgrounds, **config.options}
+        return ProceduralMattingDataset(STREAM_LENGTH, pipeline=config.augment, size=size, seed=seed, **options)
     if config.source == "folder":
-        from ..data.composition import FolderMattingDataset
+        from ..data.datasets import FolderMattingDataset
 
         if not config.root:
             raise InputError("[data] source = \"folder\" needs root = the folder with fg/ and alpha/")
-        options = {"backgrounds": config.backgrounds or "train", **config.options}
+        options = {"backgrounds": config.backgrounds, **config.options}
         return FolderMattingDataset(config.root, pipeline=config.augment, size=size, seed=seed, **options)
     raise InputError(f"[data] source {config.source!r}: use procedural, folder or toy")
 
@@ -150,9 +149,13 @@ def training_loader(config: DataConfig, seed: int, batch_size: int, rank: int, w
     """DataLoader yielding this process's batches from ``start_step`` on."""
     stream = TrainingStream(build_base_dataset(config, seed))
     sampler = StepSampler(batch_size, rank, world_size, start_step)
+    worker_init = None
+    if config.num_workers and config.source != "toy":
+        from ..data.datasets import worker_init
     return torch.utils.data.DataLoader(
         stream, batch_size=batch_size, sampler=sampler, num_workers=config.num_workers,
         persistent_workers=config.num_workers > 0, prefetch_factor=2 if config.num_workers else None,
+        worker_init_fn=worker_init,
     )
 
 
@@ -167,11 +170,12 @@ class EvalImage:
 
 
 def load_eval_folder(folder: Path, trimap_dirs: tuple[str, ...] = ("trimap",),
-                     limit: int | None = None) -> list[EvalImage]:
+                     limit: int | None = None, prefer_suffix: str = "") -> list[EvalImage]:
     """Cases of a folder with ``image/``, ``alpha/`` and the trimap folders (alphamatting-dev layout).
 
-    Each (image, trimap folder) pair is one case, named ``<stem>/<trimap folder>``; ``limit``
-    keeps the first images (sorted by name).
+    Each (image, trimap folder) pair is one case, named ``<stem>/<trimap folder>``. ``limit``
+    keeps that many images, sorted by name, those whose stem ends in ``prefer_suffix`` first
+    (the synthetic test set names ``<fg>_<bg>``: ``_0`` takes one composite per foreground).
     """
     from ..io import read_alpha, read_image, read_trimap
 
@@ -180,7 +184,8 @@ def load_eval_folder(folder: Path, trimap_dirs: tuple[str, ...] = ("trimap",),
         raise InputError(f"{folder} has no image/ folder; expected image/, alpha/ and trimap folders")
     paths = sorted(p for p in (folder / "image").iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     if limit is not None:
-        paths = paths[:limit]
+        preferred = [p for p in paths if prefer_suffix and p.stem.endswith(prefer_suffix)]
+        paths = sorted((preferred + [p for p in paths if p not in preferred])[:limit])
     cases = []
     for path in paths:
         image, alpha = read_image(path), read_alpha(folder / "alpha" / path.name)

@@ -152,7 +152,7 @@ class Trainer:
             if cfg.synthetic_count > 0:
                 try:
                     folder = synthetic_test_set(self.out_dir.parent / "synthetic_test")
-                    sets["synthetic"] = load_eval_folder(folder, ("trimap",), cfg.synthetic_count)
+                    sets["synthetic"] = load_eval_folder(folder, ("trimap",), cfg.synthetic_count, "_0")
                 except (ImportError, InputError) as exc:
                     self.log(f"evaluation: synthetic test set unavailable ({exc})")
             self._eval_sets = sets
