@@ -3,9 +3,10 @@
 Strands grow from roots on (and just inside) the outline of a body, integrating a heading
 that bends with a per-clump curvature and is pulled towards a flow direction (gravity, wind,
 combing). Strands of one clump follow a guide strand with an offset that shrinks towards the
-tip (clumps converge, as wet or styled hair and fur tufts do) plus a small individual wave.
-Widths are 0.25..1.5 px, tips are thinner, some strands are translucent, so the matte has
-the hair-like mixture of near-opaque strands and faint fractional wisps.
+tip (clumps converge, as wet or styled hair and fur tufts do) plus a small individual wave;
+single flyaway wisps leave the clumps. Widths are about 0.35..1.85 px, tips thinner, some
+strands translucent, so the matte has the hair-like mixture of near-opaque strands and faint
+fractional wisps.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ._render import Canvas, LayerStack, radial_blob, outline_normals, stroke_polygon
-from .textures import TextureSource, luminance, sample_colour, tint
+from .textures import TextureSource, sample_colour, tint
 
 
 def draw_silhouette(rng: np.random.Generator, canvas: Canvas, centre: tuple[float, float],
@@ -173,4 +173,4 @@ def render_solid(rng: np.random.Generator, height: int, width: int,
     return stack.result()
 
 
-__all__ = ["draw_silhouette", "render_solid", "shaded_texture", "luminance"]
+__all__ = ["draw_silhouette", "render_solid", "rounded_rect", "shaded_texture"]
