@@ -116,15 +116,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def contact_sheet(per_kind: int = 4, size: int = 256, seed: int = 0) -> np.ndarray:
-    """A grid of procedural samples: one row per kind, ``per_kind`` (alpha, composite) pairs,
-    composited over validation backgrounds. H x W x 3 float32."""
+    """A grid of procedural samples: one row per kind, ``per_kind`` (alpha, cut-out) pairs.
+
+    Cut-outs are shown over a grey checkerboard rather than the background photos, so the
+    sheet holds nothing of the shared photo collections but the small texture patches.
+    H x W x 3 float32.
+    """
     import cv2
 
-    from .composition import composite, fit_background, read_background, split_backgrounds
+    from .composition import composite
     from .procedural import KINDS, generate_foreground
 
-    _, validation = split_backgrounds()
-    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    checks = np.where((yy // 16 + xx // 16) % 2 == 0, 0.55, 0.75).astype(np.float32)
+    checkerboard = np.repeat(checks[..., None], 3, axis=2)
     label_width, gap = 120, 4
     rows = []
     for k, kind in enumerate(KINDS):
@@ -134,9 +139,8 @@ def contact_sheet(per_kind: int = 4, size: int = 256, seed: int = 0) -> np.ndarr
         tiles.append(label.astype(np.float32) / 255)
         for j in range(per_kind):
             fg, alpha = generate_foreground(seed + k + len(KINDS) * j, size, kind)
-            bg = fit_background(read_background(validation[int(rng.integers(len(validation)))]), size, size, rng)
             tiles.append(np.repeat(alpha[..., None], 3, axis=2))
-            tiles.append(composite(fg, alpha, bg))
+            tiles.append(composite(fg, alpha, checkerboard))
             tiles.append(np.ones((size, gap, 3), np.float32))
         rows.append(np.concatenate(tiles[:-1], axis=1))
         rows.append(np.ones((gap, rows[-1].shape[1], 3), np.float32))
