@@ -1,0 +1,331 @@
+"""The four baselines of Active Matting (Yang et al. 2018), Section 3.1.
+
+Every strategy here, like :class:`mattebox.active.policy.LearnedStrategy`, has
+``reset(image)``, ``suggest(env) -> (top, left)`` and ``observe(env, step)``.
+
+* B1 :class:`IdealStrategy`, the ideal sequence: at each step, the region whose answer lowers
+  the RMSE most. The paper searches every region ("a few hours per image"); we search the
+  corners of a grid with ``stride`` pixels (default 10 at 400 x 400, half a region), only
+  regions the oracle can answer and that are not already labelled, and evaluate the
+  candidates' solver calls in a process pool of ``workers`` processes (1: in-process).
+* B2 :class:`RegionCNN`: a CNN that outputs N region centres at once (an image -> features ->
+  fully connected -> 2N), trained by regression on the first N regions of ideal sequences;
+  one network per N, as the paper trains seven.
+* B3 :class:`ClusterStrategy`: k-means with k = N clusters of per-pixel colour and position
+  (CIE Lab and x, y; the "pre-defined features" of Shahrian et al. 2013 are colour and
+  position too); a region goes at each cluster's most typical pixel (the member nearest the
+  cluster's centroid), larger clusters first.
+* B4 :class:`RandomStrategy`: region corners drawn uniformly (seeded).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from ..metrics import rmse
+from ..trimap import BACKGROUND, FOREGROUND
+from .environment import ActiveEnvironment, get_solver, location_for, oracle_answer, solve_matte
+
+
+# --------------------------------------------------------------------------- B4: random
+@dataclass
+class RandomStrategy:
+    """B4: region corners drawn uniformly over the image; step k's draw depends only on
+    (``seed``, k), so undoing and answering again replays the same sequence."""
+
+    seed: int = 0
+    name: str = "random"
+
+    def reset(self, image: np.ndarray) -> None:
+        pass
+
+    def suggest(self, env: ActiveEnvironment) -> tuple[int, int]:
+        rng = np.random.default_rng([self.seed, len(env.history)])
+        height, width = env.shape
+        size = env.region_size
+        return int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+
+    def observe(self, env: ActiveEnvironment, step) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------- B3: clustering
+def cluster_regions(
+    image: np.ndarray, k: int, region_size: int, position_weight: float = 1.0,
+    max_side: int = 100, seed: int = 0,
+) -> list[tuple[int, int]]:
+    """Corners of ``k`` regions at the centres of k colour/position clusters (B3).
+
+    Features per pixel: CIE Lab / 100 and (y, x) / image side * ``position_weight``, on a copy
+    of the image shrunk to at most ``max_side`` pixels (k-means cost). Each region is centred on
+    the cluster member nearest its centroid; larger clusters come first.
+    """
+    import cv2
+
+    if k < 1:
+        raise InputError(f"the number of clusters must be at least 1, not {k}")
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    small_h, small_w = max(1, round(height * scale)), max(1, round(width * scale))
+    small = cv2.resize(image.astype(np.float32), (small_w, small_h), interpolation=cv2.INTER_AREA)
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB) / 100.0
+    yy, xx = np.mgrid[0:small_h, 0:small_w].astype(np.float32)
+    side = float(max(small_h, small_w))
+    features = np.concatenate(
+        [lab.reshape(-1, 3), (np.stack([yy, xx], -1).reshape(-1, 2) / side) * position_weight], axis=1
+    ).astype(np.float32)
+    k = min(k, features.shape[0])
+    cv2.setRNGSeed(seed)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 1e-4)
+    _, labels, centres = cv2.kmeans(features, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    labels = labels.ravel()
+    counts = np.bincount(labels, minlength=k)
+    corners = []
+    for cluster in np.argsort(-counts, kind="stable"):
+        members = np.flatnonzero(labels == cluster)
+        if members.size == 0:
+            continue
+        nearest = members[np.argmin(((features[members] - centres[cluster]) ** 2).sum(1))]
+        cy = (nearest // small_w + 0.5) / scale
+        cx = (nearest % small_w + 0.5) / scale
+        top = int(np.clip(round(cy - region_size / 2), 0, height - region_size))
+        left = int(np.clip(round(cx - region_size / 2), 0, width - region_size))
+        corners.append((top, left))
+    return corners
+
+
+@dataclass
+class ClusterStrategy:
+    """B3: the regions of :func:`cluster_regions` with ``k`` clusters, in order."""
+
+    k: int = 20
+    position_weight: float = 1.0
+    name: str = "cluster"
+
+    def reset(self, image: np.ndarray) -> None:
+        self.image = image
+        self.queue: list[tuple[int, int]] | None = None
+
+    def suggest(self, env: ActiveEnvironment) -> tuple[int, int]:
+        if self.queue is None:
+            self.queue = cluster_regions(self.image, self.k, env.region_size, self.position_weight)
+            self.done = 0
+        if self.done >= len(self.queue):  # more steps than clusters: cluster again, finer
+            self.k *= 2
+            self.queue = cluster_regions(self.image, self.k, env.region_size, self.position_weight)
+        return self.queue[self.done]
+
+    def observe(self, env: ActiveEnvironment, step) -> None:
+        self.done += 1
+
+
+# --------------------------------------------------------------------------- B1: ideal
+def candidate_corners(shape: Sequence[int], size: int, stride: int) -> list[tuple[int, int]]:
+    """Region corners on a grid of ``stride`` pixels, the last row / column flush with the border."""
+    if stride < 1:
+        raise InputError(f"the search stride must be at least 1 pixel, not {stride}")
+
+    def axis(extent: int) -> list[int]:
+        values = list(range(0, extent - size + 1, stride))
+        if values[-1] != extent - size:
+            values.append(extent - size)
+        return values
+
+    return [(t, l) for t in axis(int(shape[0])) for l in axis(int(shape[1]))]
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(image: np.ndarray, alpha: np.ndarray, solver: str, threads: int) -> None:
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(threads))
+    _WORKER.update(image=image, alpha=alpha, solve=get_solver(solver))
+
+
+def _evaluate(trimap: np.ndarray, size: int, candidates: list[tuple[int, int, str]],
+              image=None, alpha=None, solve=None) -> list[float]:
+    image = _WORKER["image"] if image is None else image
+    alpha = _WORKER["alpha"] if alpha is None else alpha
+    solve = _WORKER["solve"] if solve is None else solve
+    errors = []
+    for top, left, label in candidates:
+        candidate = trimap.copy()
+        candidate[top:top + size, left:left + size] = FOREGROUND if label == "fg" else BACKGROUND
+        errors.append(rmse(solve_matte(image, candidate, solve), alpha))
+    return errors
+
+
+@dataclass
+class IdealStrategy:
+    """B1: greedy exhaustive search for the region with the largest RMSE drop (needs the GT).
+
+    ``stride``: grid step of the candidate corners in pixels. ``workers`` > 1 evaluates the
+    candidates in a process pool (the solver must then be given by its registered name).
+    ``last_errors`` keeps the candidates' errors of the latest search (for heat maps).
+    """
+
+    stride: int = 10
+    workers: int = 1
+    name: str = "ideal"
+    last_errors: dict = field(default_factory=dict, repr=False)
+
+    def reset(self, image: np.ndarray) -> None:
+        self._pool = None
+
+    def candidates(self, env: ActiveEnvironment) -> list[tuple[int, int, str]]:
+        """Answerable regions on the grid that would change the trimap."""
+        out = []
+        size = env.region_size
+        for top, left in candidate_corners(env.shape, size, self.stride):
+            rows, cols = slice(top, top + size), slice(left, left + size)
+            answer = oracle_answer(env.alpha, rows, cols, env.tolerance)
+            if answer == "skip":
+                continue
+            value = FOREGROUND if answer == "fg" else BACKGROUND
+            if np.all(env.trimap[rows, cols] == value):
+                continue
+            out.append((top, left, answer))
+        return out
+
+    def _errors(self, env: ActiveEnvironment, candidates: list) -> list[float]:
+        if self.workers <= 1 or len(candidates) < 2 * self.workers:
+            return _evaluate(env.trimap, env.region_size, candidates, env.image, env.alpha, env._solve)
+        if not isinstance(env.solver, str):
+            raise InputError("parallel ideal search needs the solver by its registered name, e.g. 'sm'")
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, initializer=_init_worker, initargs=(env.image, env.alpha, env.solver, 1)
+            )
+        chunks = [candidates[i::self.workers] for i in range(self.workers)]
+        futures = [self._pool.submit(_evaluate, env.trimap, env.region_size, chunk) for chunk in chunks]
+        results = [f.result() for f in futures]
+        errors = [0.0] * len(candidates)
+        for i, chunk_errors in enumerate(results):
+            errors[i::self.workers] = chunk_errors
+        return errors
+
+    def suggest(self, env: ActiveEnvironment) -> tuple[int, int]:
+        if env.alpha is None:
+            raise InputError("the ideal sequence needs the ground-truth alpha (an oracle)")
+        candidates = self.candidates(env)
+        if not candidates:  # nothing answerable is left: any corner (it will be skipped)
+            return 0, 0
+        errors = self._errors(env, candidates)
+        self.last_errors = {(t, l): e for (t, l, _), e in zip(candidates, errors)}
+        best = int(np.argmin(errors))
+        return candidates[best][0], candidates[best][1]
+
+    def observe(self, env: ActiveEnvironment, step) -> None:
+        pass
+
+    def close(self) -> None:
+        if getattr(self, "_pool", None) is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def ideal_sequence(env: ActiveEnvironment, steps: int, stride: int = 10, workers: int = 1) -> list:
+    """Run B1 for ``steps`` steps on ``env`` (reset first); returns the committed steps."""
+    strategy = IdealStrategy(stride=stride, workers=workers)
+    env.reset()
+    strategy.reset(env.image)
+    try:
+        for _ in range(steps):
+            top, left = strategy.suggest(env)
+            env.commit(env.try_answer(top, left, env.oracle(top, left)))
+    finally:
+        strategy.close()
+    return list(env.history)
+
+
+# --------------------------------------------------------------------------- B2: Region-CNN
+def _region_cnn_class():
+    import torch
+    from torch import nn
+
+    from .policy import FeatureExtractionNet, PolicyConfig, SMALL_CONFIG
+
+    class RegionCNN(nn.Module):
+        """B2: image -> feature extraction net -> fully connected -> N (y, x) centres in [-1, 1]."""
+
+        def __init__(self, n: int, config: PolicyConfig = SMALL_CONFIG) -> None:
+            super().__init__()
+            self.n = int(n)
+            self.config = config
+            self.extract = FeatureExtractionNet(config)
+            self.out = nn.Linear(config.feature_dim, 2 * self.n)
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            return torch.tanh(self.out(self.extract(images))).view(-1, self.n, 2)
+
+    return RegionCNN
+
+
+def build_region_cnn(n: int, config=None):
+    """A fresh Region-CNN giving ``n`` regions (small policy config's feature net by default)."""
+    cls = _region_cnn_class()
+    return cls(n) if config is None else cls(n, config)
+
+
+def train_region_cnn(images: np.ndarray, targets: np.ndarray, n: int, epochs: int = 200,
+                     lr: float = 1e-3, seed: int = 0, log=None):
+    """Fit a Region-CNN to the first ``n`` ideal locations (``targets``: B x >=n x 2 in [-1, 1]).
+
+    ``images``: B x H x W x 3 in [0, 1]. Mean squared error on the normalised locations,
+    Adam, full batch plus horizontal-flip augmentation (x -> -x).
+    """
+    import torch
+
+    from .policy import image_tensor
+
+    torch.manual_seed(seed)
+    net = build_region_cnn(n)
+    x = image_tensor(images, net.config.image_size)
+    y = torch.as_tensor(np.asarray(targets, dtype=np.float32)[:, :n])
+    x = torch.cat([x, x.flip(-1)])
+    y = torch.cat([y, y * torch.tensor([1.0, -1.0])])
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    for epoch in range(epochs):
+        optimiser.zero_grad()
+        loss = ((net(x) - y) ** 2).mean()
+        loss.backward()
+        optimiser.step()
+        if log is not None and (epoch % 50 == 0 or epoch == epochs - 1):
+            log(f"region-cnn N={n} epoch {epoch}: loss {loss.item():.4f}")
+    net.eval()
+    return net
+
+
+@dataclass
+class RegionCNNStrategy:
+    """B2 at inference: all N regions from one forward pass, suggested in order."""
+
+    net: object
+    name: str = "region-cnn"
+
+    def reset(self, image: np.ndarray) -> None:
+        import torch
+
+        from .policy import image_tensor
+
+        with torch.inference_mode():
+            self.locations = self.net(image_tensor(image, self.net.config.image_size))[0].tolist()
+        self.done = 0
+
+    def suggest(self, env: ActiveEnvironment) -> tuple[int, int]:
+        location = self.locations[min(self.done, len(self.locations) - 1)]
+        return env.corner(location)
+
+    def observe(self, env: ActiveEnvironment, step) -> None:
+        self.done += 1
+
+
+def ideal_locations(steps: list, shape: Sequence[int], size: int) -> np.ndarray:
+    """Normalised (y, x) locations of committed steps (targets for :func:`train_region_cnn`)."""
+    return np.array([location_for(s.top, s.left, shape, size) for s in steps], dtype=np.float32)

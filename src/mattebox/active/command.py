@@ -1,0 +1,194 @@
+"""``mattebox active``: active matting at a terminal, or automated with a ground-truth oracle.
+
+A person: ``mattebox active photo.jpg`` writes a preview PNG (the photo with the suggested
+region boxed, beside the current matte) and asks f(oreground) / b(ackground) / s(kip) /
+u(ndo) / q(uit) for each region; the final matte is written at the photo's resolution.
+
+Automated: ``mattebox active photo.jpg --oracle alpha.png --steps 20 --json`` answers from the
+ground truth and prints one JSON line per step: ``step``, ``region`` ([top, left, height,
+width] in the 400 x 400 work image), ``box`` ([x0, y0, x1, y1] in the photo's pixels),
+``answer``, ``rmse`` (Eq. 2 at the work size) and ``seconds`` (suggestion + solver update).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .session import POLICIES
+
+KEYS = {"f": "fg", "b": "bg", "s": "skip"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``mattebox active``."""
+    parser.add_argument("image", help="the photo to matte")
+    parser.add_argument("--oracle", metavar="ALPHA", help="ground-truth alpha: answer automatically")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="number of regions to ask about (default: 20 with --oracle, "
+                             "until q interactively)")
+    parser.add_argument("--policy", choices=POLICIES, default="learned",
+                        help="who suggests regions: the learned policy (default) or a baseline "
+                             "(ideal needs --oracle)")
+    parser.add_argument("--solver", default="sm", help="registered trimap method solving the matte (default sm)")
+    parser.add_argument("--weights", help="policy weights file (default: the shipped small policy)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --policy random")
+    parser.add_argument("--stride", type=int, default=10, help="grid stride of --policy ideal (pixels at 400 px)")
+    parser.add_argument("--workers", type=int, default=1, help="processes for --policy ideal")
+    parser.add_argument("--work-size", type=int, default=400,
+                        help="side of the square work image (default 400, the paper's)")
+    parser.add_argument("--json", action="store_true", help="one JSON line per step on stdout")
+    parser.add_argument("-o", "--output", help="write the final matte here (PNG, the photo's size)")
+    parser.add_argument("--full-resolution", action="store_true",
+                        help="solve the final matte again at the photo's resolution "
+                             "(default: the 400 x 400 matte resized)")
+    parser.add_argument("--preview", help="preview PNG written each step (default IMAGE_STEM.active-preview.png)")
+    parser.add_argument("--save-session", metavar="NPZ", help="save the session here after every answer")
+    parser.add_argument("--resume", metavar="NPZ", help="continue a saved session")
+
+
+def _box(session, top: int, left: int) -> list[int]:
+    sy = session.original_shape[0] / session.env.shape[0]
+    sx = session.original_shape[1] / session.env.shape[1]
+    size = session.region_size
+    return [int(round(left * sx)), int(round(top * sy)), int(round((left + size) * sx)), int(round((top + size) * sy))]
+
+
+def write_preview(path: Path, session, region: tuple[int, int, int] | None) -> Path:
+    """The photo (long side <= 800) with ``region`` boxed in red, beside the current matte."""
+    import cv2
+
+    from ..io import write_image
+
+    image = session._image
+    height, width = image.shape[:2]
+    scale = min(1.0, 800 / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    shown = cv2.resize(image.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    matte = cv2.resize(session.matte().astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+    for past in session.regions(original=True):
+        colour = (0.1, 0.9, 0.1) if past.label == "fg" else (0.1, 0.4, 1.0)
+        p0 = (int(past.left * scale), int(past.top * scale))
+        p1 = (int((past.left + past.width) * scale), int((past.top + past.height) * scale))
+        cv2.rectangle(shown, p0, p1, colour, 1)
+    if region is not None:
+        x0, y0, x1, y1 = _box(session, region[0], region[1])
+        cv2.rectangle(shown, (int(x0 * scale), int(y0 * scale)), (int(x1 * scale), int(y1 * scale)), (1.0, 0.0, 0.0), 2)
+    panel = np.concatenate([shown, np.repeat(matte[..., None], 3, axis=2)], axis=1)
+    return write_image(path, np.clip(panel, 0, 1))
+
+
+def _session(args):
+    from ..io import read_alpha, read_image
+    from .session import ActiveSession
+
+    options = dict(seed=args.seed, stride=args.stride, workers=args.workers, weights=args.weights,
+                   steps=args.steps or 20)
+    if args.work_size < 32:
+        raise InputError(f"--work-size must be at least 32 pixels, not {args.work_size}")
+    if args.resume:
+        session = ActiveSession.restore(args.resume, solver=args.solver, policy=args.policy, **options)
+        return session
+    if args.policy == "ideal" and not args.oracle:
+        raise InputError("--policy ideal searches with the ground truth; pass --oracle ALPHA")
+    image = read_image(args.image)
+    alpha = read_alpha(args.oracle) if args.oracle else None
+    if alpha is not None and alpha.shape != image.shape[:2]:
+        raise InputError(f"the oracle alpha is {alpha.shape[1]}x{alpha.shape[0]} but the image is "
+                         f"{image.shape[1]}x{image.shape[0]}; pass the matching ground truth")
+    return ActiveSession(image, solver=args.solver, policy=args.policy, alpha=alpha,
+                         work_size=args.work_size, **options)
+
+
+def _ask(prompt: str) -> str:
+    print(prompt, end="", flush=True, file=sys.stderr)
+    line = sys.stdin.readline()
+    if not line:  # end of input: quit
+        return "q"
+    return line.strip().lower()[:1]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``mattebox active`` (see the module docstring); 0 on success."""
+    if args.steps is not None and args.steps < 1:
+        raise InputError(f"--steps must be at least 1, not {args.steps}")
+    if args.output and Path(args.output).suffix.lower() not in (".png", ".tif", ".tiff"):
+        raise InputError(f"--output must be a .png or .tif file, not {args.output!r}")
+    session = _session(args)
+    automatic = args.oracle is not None
+    steps = args.steps if args.steps is not None else (20 if automatic else 10**9)
+    preview = Path(args.preview) if args.preview else Path(Path(args.image).stem + ".active-preview.png")
+    done = len(session.history)
+    while done < steps:
+        began = time.perf_counter()
+        top, left, size = session.suggest()
+        if automatic:
+            label = session.oracle()
+        else:
+            write_preview(preview, session, (top, left, size))
+            x0, y0, x1, y1 = _box(session, top, left)
+            key = _ask(f"region {done + 1} at x {x0}-{x1}, y {y0}-{y1} (see {preview}): "
+                       "[f]oreground, [b]ackground, [s]kip, [u]ndo, [q]uit? ")
+            if key == "q":
+                break
+            if key == "u":
+                if session.undo() is not None:
+                    done -= 1
+                continue
+            if key not in KEYS:
+                print("please answer f, b, s, u or q", file=sys.stderr)
+                continue
+            label = KEYS[key]
+            began = time.perf_counter()
+        step = session.answer((top, left), label)
+        seconds = time.perf_counter() - began
+        done += 1
+        record = {"step": done, "region": [top, left, size, size], "box": _box(session, top, left),
+                  "answer": step.answer, "rmse": session.rmse(), "seconds": round(seconds, 4)}
+        if args.json:
+            print(json.dumps(record), flush=True)
+        elif automatic:
+            print(f"step {done}: region top {top} left {left} -> {step.answer}, RMSE {record['rmse']:.4f}, "
+                  f"{seconds:.2f} s", flush=True)
+        if args.save_session:
+            session.save(args.save_session)
+    if not automatic:
+        write_preview(preview, session, None)
+    if args.output:
+        import cv2
+
+        from ..io import write_alpha
+
+        if args.full_resolution:
+            alpha = session.full_matte()
+        else:
+            height, width = session.original_shape
+            alpha = cv2.resize(session.matte(), (width, height), interpolation=cv2.INTER_LINEAR)
+        write_alpha(args.output, np.clip(alpha, 0, 1), protect=[args.image] + ([args.oracle] if args.oracle else []))
+        if not args.json:
+            print(args.output)
+    return 0
+
+
+def main(argv=None) -> int:
+    """Stand-alone entry (``python -m mattebox.active.command``), same as ``mattebox active``."""
+    from ..errors import MatteboxError
+
+    parser = argparse.ArgumentParser(prog="mattebox active", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except MatteboxError as exc:
+        print(f"mattebox: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

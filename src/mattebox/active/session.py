@@ -1,0 +1,250 @@
+"""An active-matting session for a person: the system suggests regions, the person answers.
+
+>>> session = ActiveSession(image, solver="sm")                     # doctest: +SKIP
+>>> top, left, size = session.suggest()                             # doctest: +SKIP
+>>> session.answer((top, left), "fg")                               # doctest: +SKIP
+>>> alpha = session.matte()                                         # doctest: +SKIP
+
+The session works on the image resized to 400 x 400 (the paper's size, Section 3.1); region
+corners are in those coordinates. :meth:`ActiveSession.full_matte` solves once more at the
+original resolution with the answered regions scaled up. Undo replays the remaining answers
+(the policy's LSTM state depends on the whole history); a saved session (``.npz``) holds the
+work image, every answer and the matte after each one, so restoring costs no solver call.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .. import checks
+from ..errors import InputError
+from ..trimap import LabelledRegion, trimap_from_regions
+from .environment import (
+    REGION_SIZE,
+    WORK_SIZE,
+    ActiveEnvironment,
+    Step,
+    get_solver,
+    region_size_for,
+    resize_image,
+    solve_matte,
+)
+
+SESSION_FORMAT = "mattebox-active-session-1"
+POLICIES = ("learned", "ideal", "region-cnn", "cluster", "random")
+
+
+def make_strategy(name: str, *, weights: str | Path | None = None, seed: int = 0, steps: int = 20,
+                  stride: int = 10, workers: int = 1, region_cnn: str | Path | None = None):
+    """A suggestion strategy by name: the learned policy or one of the baselines B1-B4."""
+    from . import baselines
+
+    if name == "learned":
+        from .policy import LearnedStrategy, load_policy
+
+        return LearnedStrategy(load_policy(weights))
+    if name == "ideal":
+        return baselines.IdealStrategy(stride=stride, workers=workers)
+    if name == "cluster":
+        return baselines.ClusterStrategy(k=steps)
+    if name == "random":
+        return baselines.RandomStrategy(seed=seed)
+    if name == "region-cnn":
+        return baselines.RegionCNNStrategy(baselines.load_region_cnn(steps, region_cnn))
+    raise InputError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
+
+
+class ActiveSession:
+    """Suggest / answer / matte / undo / save for one image (see the module docstring).
+
+    Parameters
+    ----------
+    image
+        H x W x 3 float image in [0, 1] (any size; resized to ``work_size`` inside).
+    solver
+        Registered trimap method name (default "sm", shared matting) or a callable.
+    policy
+        "learned" (default), "ideal" (needs ``alpha``), "region-cnn", "cluster", "random", or
+        a strategy object with reset / suggest / observe.
+    alpha
+        Optional ground-truth matte (any size): enables :meth:`oracle` and :meth:`rmse`.
+    """
+
+    def __init__(self, image: np.ndarray, solver: Any = "sm", policy: Any = "learned",
+                 alpha: np.ndarray | None = None, work_size: int = WORK_SIZE,
+                 region_size: int | None = None, **strategy_options) -> None:
+        if isinstance(policy, str) and policy not in POLICIES:
+            raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        image = checks.as_image(image)
+        self.original_shape = image.shape[:2]
+        self.work_size = int(work_size)
+        if self.work_size < 32:
+            raise InputError(f"work size {work_size} is too small; use at least 32 pixels")
+        work_alpha = None
+        if alpha is not None:
+            alpha = checks.as_alpha(alpha, "ground-truth alpha")
+            checks.check_same_size(image, alpha, "image", "ground-truth alpha")
+            from .environment import resize_alpha
+
+            work_alpha = resize_alpha(alpha, self.work_size)
+        self.solver_name = solver if isinstance(solver, str) else getattr(solver, "__name__", "callable")
+        self._solver = solver
+        size = region_size_for(self.work_size) if region_size is None else int(region_size)
+        self.env = ActiveEnvironment(resize_image(image, self.work_size), solver, work_alpha, size)
+        self._image = image
+        if isinstance(policy, str):
+            self.policy_name = policy
+            self.strategy = make_strategy(policy, **strategy_options)
+        else:
+            self.policy_name = getattr(policy, "name", type(policy).__name__)
+            self.strategy = policy
+        self.strategy.reset(self.env.image)
+        self._pending: tuple[int, int] | None = None
+
+    # ------------------------------------------------------------------ the loop
+    @property
+    def region_size(self) -> int:
+        return self.env.region_size
+
+    @property
+    def history(self) -> list[Step]:
+        return self.env.history
+
+    def suggest(self) -> tuple[int, int, int]:
+        """The next region to ask about: (top, left, size) in work-image pixels."""
+        if self._pending is None:
+            self._pending = self.strategy.suggest(self.env)
+        return self._pending[0], self._pending[1], self.region_size
+
+    def answer(self, region: tuple[int, ...] | LabelledRegion | None, label: Literal["fg", "bg", "skip"]) -> Step:
+        """Record ``label`` for ``region`` ((top, left[, size]); None: the pending suggestion).
+
+        The matte is re-solved (unless skipped) and the strategy is told.
+        """
+        if region is None:
+            top, left, _ = self.suggest()
+        elif isinstance(region, LabelledRegion):
+            top, left = region.top, region.left
+        else:
+            top, left = int(region[0]), int(region[1])
+        height, width = self.env.shape
+        if not (0 <= top <= height - self.region_size and 0 <= left <= width - self.region_size):
+            raise InputError(
+                f"region corner ({top}, {left}) puts a {self.region_size}-pixel region outside the "
+                f"{height}x{width} work image; use a corner from suggest()"
+            )
+        step = self.env.try_answer(top, left, label)
+        self.env.commit(step)
+        self.strategy.observe(self.env, step)
+        self._pending = None
+        return step
+
+    def oracle(self) -> str:
+        """The ground truth's answer for the pending suggestion (needs ``alpha``)."""
+        top, left, _ = self.suggest()
+        return self.env.oracle(top, left)
+
+    def matte(self) -> np.ndarray:
+        """The current matte at the work size."""
+        return self.env.matte
+
+    def trimap(self) -> np.ndarray:
+        """The accumulated trimap at the work size."""
+        return self.env.trimap
+
+    def rmse(self) -> float | None:
+        """RMSE of the current matte against the ground truth at the work size (Eq. 2)."""
+        return self.env.rmse
+
+    def regions(self, original: bool = False) -> list[LabelledRegion]:
+        """The answered (not skipped) regions, in work pixels or scaled to the original image."""
+        out = [s.region for s in self.history if s.region is not None]
+        if not original:
+            return out
+        sy = self.original_shape[0] / self.env.shape[0]
+        sx = self.original_shape[1] / self.env.shape[1]
+        return [LabelledRegion(int(round(r.top * sy)), int(round(r.left * sx)), r.label,
+                               max(1, int(round(r.height * sy))), max(1, int(round(r.width * sx))))
+                for r in out]
+
+    def full_matte(self, solver: Any = None) -> np.ndarray:
+        """A matte at the original resolution: the answered regions scaled up and solved again."""
+        trimap = trimap_from_regions(self.original_shape, self.regions(original=True))
+        return solve_matte(self._image, trimap, get_solver(solver if solver is not None else self._solver))
+
+    def undo(self) -> Step | None:
+        """Forget the latest answer; returns it (None when there is nothing to undo)."""
+        if not self.history:
+            return None
+        steps = list(self.history)
+        removed = steps.pop()
+        self._replay(steps)
+        return removed
+
+    def _replay(self, steps: list[Step]) -> None:
+        self.env.reset()
+        self.strategy.reset(self.env.image)
+        for step in steps:
+            self.env.commit(step)
+            self.strategy.observe(self.env, step)
+        self._pending = None
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the session to ``path`` (.npz): work image, answers, mattes, settings (JSON)."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise InputError(f"a session file must end in .npz, not {path.name!r}")
+        meta = {
+            "format": SESSION_FORMAT, "solver": self.solver_name, "policy": self.policy_name,
+            "work_size": self.work_size, "region_size": self.region_size,
+            "original_shape": list(self.original_shape),
+            "steps": [{"top": s.top, "left": s.left, "answer": s.answer} for s in self.history],
+        }
+        mattes = np.stack([s.matte for s in self.history]) if self.history else np.zeros((0,) + self.env.shape)
+        arrays = {
+            "meta": np.array(json.dumps(meta)),
+            "image": self._image.astype(np.float32),
+            "mattes": np.round(mattes * 65535).astype(np.uint16),
+        }
+        if self.env.alpha is not None:
+            arrays["alpha"] = self.env.alpha.astype(np.float32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.stem + ".tmp.npz")
+        np.savez_compressed(temporary, **arrays)
+        temporary.replace(path)
+        return path
+
+    @classmethod
+    def restore(cls, path: str | Path, solver: Any = None, policy: Any = None, **strategy_options) -> "ActiveSession":
+        """A session saved by :meth:`save`, at the same step (solver / policy may be overridden)."""
+        path = Path(path)
+        try:
+            data = np.load(path, allow_pickle=False)
+            meta = json.loads(str(data["meta"]))
+            image = data["image"].astype(np.float64)
+            mattes = data["mattes"].astype(np.float64) / 65535
+            alpha = data["alpha"].astype(np.float64) if "alpha" in data else None
+        except (OSError, KeyError, ValueError) as exc:
+            raise InputError(f"{path} is not a readable active-matting session ({exc})") from None
+        if meta.get("format") != SESSION_FORMAT:
+            raise InputError(f"{path} is not an active-matting session file (format {meta.get('format')!r})")
+        session = cls(image, solver=solver if solver is not None else meta["solver"],
+                      policy=policy if policy is not None else meta["policy"],
+                      work_size=meta["work_size"], region_size=meta["region_size"], **strategy_options)
+        if alpha is not None:
+            session.env.alpha = alpha
+        steps = []
+        trimap = session.env.trimap
+        for record, matte in zip(meta["steps"], mattes):
+            top, left, answer = int(record["top"]), int(record["left"]), record["answer"]
+            if answer != "skip":
+                trimap = trimap.copy()
+                trimap[top:top + session.region_size, left:left + session.region_size] = 1.0 if answer == "fg" else 0.0
+            steps.append(Step(top, left, session.region_size, answer, matte, trimap, session.env.error(matte)))
+        session._replay(steps)
+        return session

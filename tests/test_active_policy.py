@@ -1,0 +1,138 @@
+"""The active-matting policy: shapes, the paper's sizes, and the sign of the policy gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from mattebox.active.environment import Step, corner_for  # noqa: E402
+from mattebox.active.policy import (  # noqa: E402
+    PAPER_CONFIG,
+    PolicyConfig,
+    build_policy,
+    matte_patches,
+)
+from mattebox.active.reinforce import learning_rate, reinforce_loss, run_episodes, TrainConfig  # noqa: E402
+
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks: one thread is fastest, and on a busy machine threads only contend."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+TINY = PolicyConfig(name="tiny", image_size=32, feature_blocks=((4, 1), (8, 1)), feature_pool=2,
+                    feature_dim=16, hidden_size=16, patch_size=8, patch_blocks=((4, 1),), omega=0.2)
+
+
+def test_paper_config_has_the_sizes_of_section_2_2():
+    with torch.device("meta"):
+        policy = build_policy("paper")
+    assert policy.extract.classifier[-2].out_features == 1000  # g0: 1 x 1000
+    assert policy.encode.fc[0].out_features == 1000  # g_i: 1 x 1000
+    assert policy.rnn.hidden_size == 128  # v_i: 128-d
+    assert PAPER_CONFIG.patch_size == 75 and PAPER_CONFIG.image_size == 400
+    convs = [m for m in policy.extract.features if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 13  # VGG16: 13 convolutions + 3 fully connected layers
+    assert len([m for m in policy.extract.classifier if isinstance(m, torch.nn.Linear)]) == 3
+
+
+def test_small_policy_runs_a_step_and_is_small():
+    policy = build_policy("small")
+    assert sum(p.numel() for p in policy.parameters()) * 4 < 20e6  # < 20 MB as float32
+    state = policy.begin(policy.image_tensor(np.random.default_rng(0).random((64, 80, 3))))
+    location, baseline = policy.head(state)
+    assert location.shape == (1, 2) and baseline.shape == (1,)
+    state = policy.observe(state, location, torch.rand(1, 1, 100, 100))
+    assert state.v.shape == (1, 128)
+
+
+def test_matte_patch_is_centred_on_the_region():
+    config = PolicyConfig(patch_size=9, patch_extent=0.25, region_extent=0.0)
+    ramp = torch.linspace(0, 1, 101).view(1, 1, 1, 101).expand(1, 1, 101, 101).contiguous()
+    patch = matte_patches(ramp, torch.tensor([[0.0, 0.0]]), config)
+    assert patch[0, 0, 4, 4].item() == pytest.approx(0.5, abs=0.01)
+    left = matte_patches(ramp, torch.tensor([[0.0, -0.5]]), config)
+    assert left[0, 0, 4, 4].item() == pytest.approx(0.25, abs=0.01)
+
+
+def test_gradient_moves_the_mean_toward_the_rewarded_sample():
+    mean = torch.zeros(1, 2, requires_grad=True)
+    policy = build_policy(TINY)
+    samples = torch.tensor([[[0.3, 0.0]], [[-0.3, 0.0]]])  # S = 2 samples, batch 1
+    log_probs = torch.stack([policy.log_prob(samples[j], mean) for j in range(2)])
+    rewards = torch.tensor([[1.0], [-0.5]])
+    loss, _ = reinforce_loss(log_probs, rewards, torch.zeros(2, 1), torch.ones(2, 1), episodes=1)
+    loss.backward()
+    # gradient descent moves the mean toward +y, the sample with the higher reward
+    assert mean.grad[0, 0] < 0 and mean.grad[0, 1] == 0
+    # a masked (skipped) sample contributes nothing
+    mean.grad = None
+    log_probs = torch.stack([policy.log_prob(samples[j], mean) for j in range(2)])
+    loss, _ = reinforce_loss(log_probs, rewards, torch.zeros(2, 1), torch.tensor([[0.0], [0.0]]), 1)
+    loss.backward()
+    assert torch.all(mean.grad == 0)
+
+
+class ToyEnvironment:
+    """One-step toy: the error after a region is its centre's distance to a known best location."""
+
+    shape = (64, 64)
+    region_size = 4
+
+    def __init__(self, target):
+        self.target = np.asarray(target)
+        self.matte = np.zeros(self.shape)
+        self.trimap = np.full(self.shape, 0.5)
+
+    def reset(self):
+        self.rmse = 2.0
+
+    def propose(self, location):
+        top, left = corner_for(location, self.shape, self.region_size)
+        span = self.shape[0] - self.region_size
+        where = np.array([2 * top / span - 1, 2 * left / span - 1])
+        error = float(np.linalg.norm(where - self.target))
+        return Step(top, left, self.region_size, "bg", self.matte, self.trimap, error)
+
+    def commit(self, step):
+        self.rmse = step.rmse
+
+
+def test_policy_learns_to_move_toward_the_best_region():
+    torch.manual_seed(0)
+    policy = build_policy(TINY)
+    target = (0.5, -0.5)
+    images = policy.image_tensor(np.full((8, 32, 32, 3), 0.5))
+    envs = [ToyEnvironment(target) for _ in range(8)]
+    optimiser = torch.optim.Adam(policy.parameters(), lr=0.03)
+
+    def distance():
+        with torch.no_grad():
+            mean, _ = policy.head(policy.begin(images[:1]))
+        return float(np.linalg.norm(mean[0].numpy() - target))
+
+    before = distance()
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(80):
+        loss, stats = run_episodes(policy, envs, images, steps=1, samples=2, generator=generator)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    after = distance()
+    assert before > 0.6
+    assert after < 0.2, (before, after)
+
+
+def test_learning_rate_decays_exponentially_from_1e3_to_1e4():
+    config = TrainConfig(updates=100)
+    assert learning_rate(0, config) == pytest.approx(1e-3)
+    assert learning_rate(50, config) == pytest.approx(1e-3 * 0.1**0.5)
+    assert learning_rate(100, config) == pytest.approx(1e-4)
+    assert learning_rate(500, config) == pytest.approx(1e-4)

@@ -1,0 +1,150 @@
+"""ActiveSession: suggest / answer / matte, undo, save and restore; the baselines' basics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import make_composite
+from mattebox.active.baselines import (
+    ClusterStrategy,
+    IdealStrategy,
+    RandomStrategy,
+    candidate_corners,
+    cluster_regions,
+)
+from mattebox.active.environment import ActiveEnvironment, resize_alpha, resize_image
+from mattebox.active.session import ActiveSession
+from mattebox.errors import InputError
+from mattebox.trimap import LabelledRegion, trimap_from_regions
+
+
+def colour_solver(image, trimap):
+    """A tiny deterministic stand-in solver: alpha from the red channel, known pixels kept."""
+    alpha = image[..., 0].copy()
+    return alpha
+
+
+@pytest.fixture
+def scene():
+    image, alpha, *_ = make_composite(48, 64, seed=3)
+    return image, alpha
+
+
+def learned(seed=0):
+    torch = pytest.importorskip("torch")
+    from mattebox.active.policy import LearnedStrategy, PolicyConfig, build_policy
+
+    torch.manual_seed(seed)
+    config = PolicyConfig(image_size=32, feature_blocks=((4, 1), (8, 1)), feature_pool=2, feature_dim=16,
+                          patch_size=8, patch_blocks=((4, 1),))
+    policy = build_policy(config)
+    torch.nn.init.normal_(policy.locate.weight, std=0.5)  # an untrained policy that moves about
+    return LearnedStrategy(policy.eval())
+
+
+def test_answers_build_the_accumulated_trimap(scene):
+    image, alpha = scene
+    session = ActiveSession(image, solver=colour_solver, policy=RandomStrategy(1), work_size=64)
+    assert session.region_size == 3  # 20 / 400 of 64 pixels
+    top, left, size = session.suggest()
+    assert session.suggest() == (top, left, size)  # asking again does not move it
+    assert 0 <= top <= 61 and 0 <= left <= 61 and size == 3
+    session.answer((top, left), "skip")
+    assert session.suggest() != (top, left, size)  # a new suggestion after an answer
+    session.answer((0, 0), "bg")
+    session.answer((30, 30), "fg")
+    session.answer((5, 50), "skip")
+    expected = trimap_from_regions((64, 64), [LabelledRegion(0, 0, "bg", 3, 3), LabelledRegion(30, 30, "fg", 3, 3)])
+    assert np.array_equal(session.trimap(), expected)
+    assert [s.answer for s in session.history] == ["skip", "bg", "fg", "skip"]
+    assert session.matte().shape == (64, 64)
+    assert session.matte()[31, 31] == 1.0 and session.matte()[1, 1] == 0.0
+    assert session.full_matte().shape == (48, 64)
+
+
+def test_bad_answers_are_clear_errors(scene):
+    image, _ = scene
+    session = ActiveSession(image, solver=colour_solver, policy="random", work_size=64)
+    with pytest.raises(InputError, match="'fg', 'bg' or 'skip'"):
+        session.answer((0, 0), "maybe")
+    with pytest.raises(InputError, match="outside"):
+        session.answer((62, 0), "fg")
+    with pytest.raises(InputError, match="unknown policy"):
+        ActiveSession(image, policy="psychic")
+    with pytest.raises(InputError, match="unknown matting method"):
+        ActiveSession(image, solver="no-such-solver", policy="random")
+
+
+def test_undo_returns_to_the_previous_state_and_suggestion(scene):
+    image, alpha = scene
+    session = ActiveSession(image, solver=colour_solver, policy=learned(), alpha=alpha, work_size=64)
+    suggestions, trimaps, mattes = [], [], []
+    for _ in range(3):
+        suggestions.append(session.suggest())
+        session.answer(None, session.oracle())
+        trimaps.append(session.trimap().copy())
+        mattes.append(session.matte().copy())
+    removed = session.undo()
+    assert removed.top == suggestions[2][0] and removed.left == suggestions[2][1]
+    assert len(session.history) == 2
+    assert np.array_equal(session.trimap(), trimaps[1])
+    assert np.array_equal(session.matte(), mattes[1])
+    assert session.suggest() == suggestions[2]  # the policy's LSTM state was replayed
+    session.undo(), session.undo()
+    assert session.undo() is None and np.all(session.trimap() == 0.5)
+    assert session.suggest() == suggestions[0]
+
+
+def test_save_and_restore_continue_where_it_stopped(scene, tmp_path):
+    image, alpha = scene
+    strategy = learned()
+    session = ActiveSession(image, solver=colour_solver, policy=strategy, alpha=alpha, work_size=64)
+    for _ in range(4):
+        session.answer(None, session.oracle())
+    path = session.save(tmp_path / "s.npz")
+    restored = ActiveSession.restore(path, solver=colour_solver, policy=learned())
+    assert [(s.top, s.left, s.answer) for s in restored.history] == [(s.top, s.left, s.answer) for s in session.history]
+    assert np.array_equal(restored.trimap(), session.trimap())
+    assert np.allclose(restored.matte(), session.matte(), atol=1e-4)
+    assert restored.rmse() == pytest.approx(session.rmse(), abs=1e-4)
+    assert restored.suggest() == session.suggest()
+    with pytest.raises(InputError):
+        session.save(tmp_path / "s.json")
+    (tmp_path / "junk.npz").write_bytes(b"not a session")
+    with pytest.raises(InputError, match="not a readable"):
+        ActiveSession.restore(tmp_path / "junk.npz")
+
+
+def test_ideal_strategy_picks_the_largest_rmse_drop(scene):
+    image, alpha = scene
+    env = ActiveEnvironment(resize_image(image, 64), colour_solver, resize_alpha(alpha, 64), region_size=4)
+    env.commit(env.try_answer(0, 0, "bg"))
+    ideal = IdealStrategy(stride=4)
+    ideal.reset(env.image)
+    top, left = ideal.suggest(env)
+    best = env.try_answer(top, left, env.oracle(top, left)).rmse
+    for (t, l), error in ideal.last_errors.items():
+        assert error >= best - 1e-12
+        assert env.try_answer(t, l, env.oracle(t, l)).rmse == pytest.approx(error)
+    assert (0, 0) not in ideal.last_errors  # already labelled: not a candidate
+    assert len(candidate_corners((64, 64), 4, 4)) == 16 * 16
+    assert candidate_corners((10, 12), 4, 5)[-1] == (6, 8)  # flush with the border
+
+
+def test_cluster_regions_lie_in_distinct_colour_areas():
+    image = np.zeros((60, 60, 3))
+    image[:, 30:] = [1.0, 0.0, 0.0]
+    image[40:, :30] = [0.0, 0.0, 1.0]
+    corners = cluster_regions(image, 3, region_size=6, position_weight=0.1)
+    colours = {tuple(image[t + 3, l + 3]) for t, l in corners}
+    assert len(colours) == 3
+    assert ClusterStrategy(k=3).name == "cluster"
+
+
+def test_random_strategy_replays_by_step():
+    env = ActiveEnvironment(np.zeros((50, 50, 3)), colour_solver, region_size=5)
+    first = RandomStrategy(4)
+    first.reset(env.image)
+    assert first.suggest(env) == RandomStrategy(4).suggest(env)
+    assert first.suggest(env) != RandomStrategy(5).suggest(env)
