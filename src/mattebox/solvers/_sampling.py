@@ -1,0 +1,259 @@
+"""Machinery shared by the sampling-based solvers (shared sampling, global sampling).
+
+Sampling methods explain an unknown pixel's colour C as a mix of one foreground sample F and
+one background sample B taken from the known regions of the trimap:
+
+    alpha(C; F, B) = clip(((C - B) . (F - B)) / ||F - B||^2, 0, 1)        (projection)
+    M(C; F, B)     = ||C - (alpha F + (1 - alpha) B)||                     (chromatic distortion)
+
+Here live these two formulas, the integer labelling of a trimap, the expansion of known
+regions (Gastal and Oliveira 2010, Section 3.1), a chessboard distance transform per class and
+the colour variance of a small window. All kernels are Numba functions compiled on first use.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+#: Integer labels of the trimap classes used by the sampling kernels.
+BACKGROUND, FOREGROUND, UNKNOWN = 0, 1, 2
+
+#: Added to ||F - B||^2 in the projection so that F == B gives alpha = 0 instead of 0 / 0.
+PROJECTION_EPSILON = 1e-10
+
+#: Farther than any pixel; the chessboard distance of a class that is absent from the image.
+FAR = 1 << 30
+
+
+def trimap_labels(trimap: np.ndarray) -> np.ndarray:
+    """``uint8`` labels of a 0 / 0.5 / 1 trimap: 0 background, 1 foreground, 2 unknown.
+
+    Values <= 0.1 count as background and >= 0.9 as foreground, as in
+    :func:`mattebox.checks.as_trimap`.
+    """
+    labels = np.full(trimap.shape, UNKNOWN, dtype=np.uint8)
+    labels[trimap <= 0.1] = BACKGROUND
+    labels[trimap >= 0.9] = FOREGROUND
+    return labels
+
+
+@njit(cache=True, inline="always")
+def project_alpha(c0, c1, c2, f0, f1, f2, b0, b1, b2):
+    """alpha of colour C between F and B: the clipped projection of C - B onto F - B."""
+    d0, d1, d2 = f0 - b0, f1 - b1, f2 - b2
+    num = (c0 - b0) * d0 + (c1 - b1) * d1 + (c2 - b2) * d2
+    alpha = num / (d0 * d0 + d1 * d1 + d2 * d2 + PROJECTION_EPSILON)
+    return min(1.0, max(0.0, alpha))
+
+
+@njit(cache=True, inline="always")
+def distortion_sq(c0, c1, c2, f0, f1, f2, b0, b1, b2):
+    """M(C; F, B)^2: squared distance from C to the composite of its projected alpha."""
+    alpha = project_alpha(c0, c1, c2, f0, f1, f2, b0, b1, b2)
+    r0 = c0 - (alpha * f0 + (1.0 - alpha) * b0)
+    r1 = c1 - (alpha * f1 + (1.0 - alpha) * b1)
+    r2 = c2 - (alpha * f2 + (1.0 - alpha) * b2)
+    return r0 * r0 + r1 * r1 + r2 * r2
+
+
+@njit(cache=True)
+def window_colour_variance(image, y, x, radius):
+    """Colour variance (mean squared distance to the mean colour) of the window around (y, x).
+
+    The window is (2 radius + 1)^2 pixels, cut at the image border.
+    """
+    height, width, _ = image.shape
+    y0, y1 = max(0, y - radius), min(height, y + radius + 1)
+    x0, x1 = max(0, x - radius), min(width, x + radius + 1)
+    s0 = s1 = s2 = q = 0.0
+    for yy in range(y0, y1):
+        for xx in range(x0, x1):
+            v0, v1, v2 = image[yy, xx, 0], image[yy, xx, 1], image[yy, xx, 2]
+            s0 += v0
+            s1 += v1
+            s2 += v2
+            q += v0 * v0 + v1 * v1 + v2 * v2
+    n = (y1 - y0) * (x1 - x0)
+    m0, m1, m2 = s0 / n, s1 / n, s2 / n
+    return max(0.0, q / n - (m0 * m0 + m1 * m1 + m2 * m2))
+
+
+@njit(cache=True, parallel=True)
+def boundary_colour_variance(image, labels, radius):
+    """:func:`window_colour_variance` at every known pixel with an 8-neighbour of another
+    label (0 elsewhere). The first pixel of a class met along a path from an unknown pixel
+    is such a pixel, so this is every variance a sampling method needs."""
+    height, width = labels.shape
+    out = np.zeros((height, width))
+    for y in prange(height):
+        for x in range(width):
+            label = labels[y, x]
+            if label == UNKNOWN:
+                continue
+            edge = False
+            for yy in range(max(0, y - 1), min(height, y + 2)):
+                for xx in range(max(0, x - 1), min(width, x + 2)):
+                    if labels[yy, xx] != label:
+                        edge = True
+            if edge:
+                out[y, x] = window_colour_variance(image, y, x, radius)
+    return out
+
+
+@njit(cache=True)
+def chessboard_distance(labels, value):
+    """Chessboard (L-infinity) distance from every pixel to the nearest pixel labelled ``value``.
+
+    Two raster passes (Rosenfeld and Pfaltz 1966). Pixels of an absent class are ``FAR`` away.
+    """
+    height, width = labels.shape
+    dist = np.empty((height, width), dtype=np.int32)
+    for y in range(height):
+        for x in range(width):
+            if labels[y, x] == value:
+                dist[y, x] = 0
+                continue
+            d = FAR
+            if y > 0:
+                d = min(d, dist[y - 1, x] + 1)
+                if x > 0:
+                    d = min(d, dist[y - 1, x - 1] + 1)
+                if x + 1 < width:
+                    d = min(d, dist[y - 1, x + 1] + 1)
+            if x > 0:
+                d = min(d, dist[y, x - 1] + 1)
+            dist[y, x] = d
+    for y in range(height - 1, -1, -1):
+        for x in range(width - 1, -1, -1):
+            d = dist[y, x]
+            if d == 0:
+                continue
+            if y + 1 < height:
+                d = min(d, dist[y + 1, x] + 1)
+                if x > 0:
+                    d = min(d, dist[y + 1, x - 1] + 1)
+                if x + 1 < width:
+                    d = min(d, dist[y + 1, x + 1] + 1)
+            if x + 1 < width:
+                d = min(d, dist[y, x + 1] + 1)
+            dist[y, x] = min(d, FAR)
+    return dist
+
+
+@njit(cache=True)
+def _known_chessboard_distance(labels):
+    """Chessboard distance to the nearest known (foreground or background) pixel."""
+    known = np.empty(labels.shape, dtype=np.uint8)
+    for y in range(labels.shape[0]):
+        for x in range(labels.shape[1]):
+            known[y, x] = 1 if labels[y, x] != UNKNOWN else 0
+    return chessboard_distance(known, 1)
+
+
+#: Cap of the distances stored in :func:`packed_class_distances` (they fit 15 bits).
+PACKED_FAR = (1 << 15) - 1
+
+
+@njit(cache=True)
+def packed_class_distances(labels):
+    """Chessboard distances to the nearest foreground and background pixel in one int32 per
+    pixel: ``(d_f << 16) | d_b``, each capped at ``PACKED_FAR``. A pixel is foreground where
+    d_f == 0 and background where d_b == 0, so ray walks need a single load per pixel."""
+    dist_f = chessboard_distance(labels, FOREGROUND)
+    dist_b = chessboard_distance(labels, BACKGROUND)
+    out = np.empty(labels.shape, dtype=np.int32)
+    for y in range(labels.shape[0]):
+        for x in range(labels.shape[1]):
+            out[y, x] = (min(dist_f[y, x], PACKED_FAR) << 16) | min(dist_b[y, x], PACKED_FAR)
+    return out
+
+
+@njit(cache=True)
+def label_spans(labels, value):
+    """Runs of pixels labelled ``value`` along rows: an (m, 4) array of (y, x0, x1, k0), the
+    run covering x0 <= x < x1 of row y; k0 counts the labelled pixels before it in raster
+    order (the run's offset in ``np.flatnonzero(labels.ravel() == value)``)."""
+    height, width = labels.shape
+    count = 0
+    for y in range(height):
+        for x in range(width):
+            if labels[y, x] == value and (x == 0 or labels[y, x - 1] != value):
+                count += 1
+    spans = np.empty((count, 4), dtype=np.int64)
+    m = k = 0
+    for y in range(height):
+        x = 0
+        while x < width:
+            if labels[y, x] != value:
+                x += 1
+                continue
+            x0 = x
+            while x < width and labels[y, x] == value:
+                x += 1
+            spans[m, 0], spans[m, 1], spans[m, 2], spans[m, 3] = y, x0, x, k
+            k += x - x0
+            m += 1
+    return spans
+
+
+def disk_offsets(radius: float) -> np.ndarray:
+    """Integer offsets (dy, dx) with dy^2 + dx^2 <= radius^2, nearest first, then by (dy, dx)."""
+    r = int(math.floor(radius))
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    dy, dx = dy.ravel(), dx.ravel()
+    d2 = dy * dy + dx * dx
+    keep = d2 <= radius * radius
+    dy, dx, d2 = dy[keep], dx[keep], d2[keep]
+    order = np.lexsort((dx, dy, d2))
+    return np.stack([dy[order], dx[order], d2[order]], axis=1).astype(np.int64)
+
+
+@njit(cache=True, parallel=True)
+def _expand(image, labels, offsets, radius, threshold_sq):
+    height, width = labels.shape
+    near = _known_chessboard_distance(labels)
+    out = labels.copy()
+    count = offsets.shape[0]
+    for y in prange(height):
+        for x in range(width):
+            if labels[y, x] != UNKNOWN or near[y, x] > radius:
+                continue
+            c0, c1, c2 = image[y, x, 0], image[y, x, 1], image[y, x, 2]
+            # Euclidean distance >= chessboard distance: skip offsets nearer than that.
+            min_d2 = near[y, x] * near[y, x]
+            for k in range(count):
+                if offsets[k, 2] < min_d2:
+                    continue
+                yy, xx = y + offsets[k, 0], x + offsets[k, 1]
+                if yy < 0 or yy >= height or xx < 0 or xx >= width:
+                    continue
+                label = labels[yy, xx]
+                if label == UNKNOWN:
+                    continue
+                e0 = image[yy, xx, 0] - c0
+                e1 = image[yy, xx, 1] - c1
+                e2 = image[yy, xx, 2] - c2
+                if e0 * e0 + e1 * e1 + e2 * e2 <= threshold_sq:
+                    out[y, x] = label
+                    break
+    return out
+
+
+def expand_known_regions(
+    image: np.ndarray, labels: np.ndarray, radius: float = 10.0, colour_threshold: float = 5.0 / 256.0
+) -> np.ndarray:
+    """Labels with unknown pixels that evidently belong to a known region relabelled.
+
+    Gastal and Oliveira (2010), Section 3.1: an unknown pixel p takes the label of a known
+    pixel q when ||p - q|| <= ``radius`` (k_i) and ||C_p - C_q|| <= ``colour_threshold``
+    (k_c, RGB in [0, 1]). Only the input labels count as known (no chain reaction); where
+    several q qualify the spatially nearest wins (ties: smaller dy, then smaller dx), a choice
+    the paper leaves open.
+    """
+    if radius <= 0 or colour_threshold <= 0:
+        return labels.copy()
+    offsets = disk_offsets(radius)
+    return _expand(image, labels, offsets, int(math.floor(radius)), float(colour_threshold) ** 2)

@@ -1,0 +1,740 @@
+"""Shared matting (Gastal and Oliveira, "Shared Sampling for Real-Time Alpha Matting",
+Computer Graphics Forum 29(2), Eurographics 2010).
+
+Four stages, each a Numba kernel that treats the unknown pixels independently (so the result
+does not depend on the number of threads):
+
+1. Expansion of known regions (Section 3.1): an unknown pixel within k_i = 10 pixels of a known
+   pixel whose colour is within k_c = 5/256 takes that pixel's label.
+2. Sample gathering (Section 3.2): from each unknown pixel p, k_g = 4 rays 2 pi / k_g apart; the
+   rays of the pixels of every 3 x 3 window are rotated by a ninth of that angle from one pixel
+   to the next, so a window looks in 9 k_g directions. Each ray keeps the first foreground and
+   the first background pixel it meets. Of the k_g^2 pairs at most, p keeps the one minimising
+
+       g_p(f, b) = N_p(f, b)^e_N  A_p(f, b)^e_A  D_p(f)^e_f  D_p(b)^e_b,  (e_N, e_A, e_f, e_b) = (3, 2, 1, 4)
+
+   with N_p the sum of squared chromatic distortions M_q^2 over the 3 x 3 window of p (Eq. 4),
+   A_p = PF_p + (1 - 2 PF_p) alpha_p (Eq. 6), PF_p = min E_p(b) / (min E_p(f) + min E_p(b))
+   (Eq. 5), E_p(s) the integral of ||grad I . (s - p) / ||s - p|||| along the segment p -> s
+   (Eq. 3) and D_p(s) = ||s - p||.
+3. Sample refinement (Section 3.3): p evaluates M_p on the pairs chosen by the unknown pixels of
+   its (2 k_r + 1)^2 window, k_r = 5, and averages the 3 best into F^, B^ and the colour
+   variances sigma_f^2, sigma_b^2 of 5 x 5 windows around the chosen samples. F^g = C_p where
+   ||C_p - F^||^2 <= sigma_f^2, else F^ (likewise B^g); alpha^g projects C_p on (F^g, B^g) and
+   the confidence is f^g = exp(-lambda M_p(F^, B^)), lambda = 10.
+4. Local smoothing (Section 3.4): Gaussian weights G (variance m^2 / (9 pi), m = 10, over the
+   disk of radius 3 sigma) times the neighbours' confidence and alpha differences smooth F and
+   B; the final alpha mixes the projection on the smoothed pair with a low-frequency alpha,
+   weighted by the confidence f^l = min(1, ||F^l - B^l|| / D_FB) exp(-lambda M_p(F^l, B^l)).
+
+Choices where the paper is silent (see :func:`estimate_alpha_sm`): rays advance one pixel
+along their major axis and E_p is the sum of colour differences between consecutive ray
+pixels; N_p skips window pixels outside the image; a pixel whose rays meet no sample of a
+class uses the nearest pixel of that class (chessboard distance, then Euclidean); the
+refinement window is a square; D_FB weights neighbours by f^g alpha^g (1 - alpha^g) without a
+spatial factor; a trimap without foreground (background) gives alpha 0 (1) in its unknown
+region.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..registry import register_method
+from ._sampling import (
+    BACKGROUND,
+    FAR,
+    FOREGROUND,
+    PACKED_FAR,
+    PROJECTION_EPSILON,
+    UNKNOWN,
+    chessboard_distance,
+    distortion_sq,
+    expand_known_regions,
+    label_spans,
+    packed_class_distances,
+    project_alpha,
+    trimap_labels,
+    boundary_colour_variance,
+)
+
+#: Largest number of rays per pixel the kernels accept (k_g; the paper uses 4).
+MAX_RAYS = 64
+#: Radius of the 5 x 5 windows whose colour variance gives sigma_f^2, sigma_b^2 (Section 3.3).
+VARIANCE_RADIUS = 2
+#: Confidence given to a pixel whose refined F and B both collapse onto its own colour.
+TINY_CONFIDENCE = 1e-8
+
+
+@njit(cache=True, inline="always")
+def _power(x, exponent, small_int):
+    """x ** exponent, by repeated multiplication when the exponent is a small integer."""
+    if small_int >= 0:
+        out = 1.0
+        for _ in range(small_int):
+            out *= x
+        return out
+    return x**exponent
+
+
+@njit(cache=True)
+def _first_samples(packed, y, x, step_y, step_x):
+    """Step numbers of the first foreground and background pixels on a ray from (y, x).
+
+    Step i of the ray is pixel round((y, x) + i (step_y, step_x)); one of the steps is +-1, so
+    the ray advances one pixel along its major axis per step and skips no pixel. Pixels k
+    steps apart are at most k apart in chessboard distance, so the walk jumps by the
+    chessboard distance to the nearest pixel of a class still sought (``packed``, see
+    :func:`~mattebox.solvers._sampling.packed_class_distances`) without passing one.
+    Returns -1 for a class the ray leaves the image without meeting.
+    """
+    height, width = packed.shape
+    step_f = step_b = -1
+    want_f = want_b = True
+    value = packed[y, x]
+    i = 0
+    while True:
+        jump = PACKED_FAR
+        if want_f:
+            jump = min(jump, value >> 16)
+        if want_b:
+            jump = min(jump, value & 0xFFFF)
+        i += max(1, jump)
+        qy = int(math.floor(y + i * step_y + 0.5))
+        qx = int(math.floor(x + i * step_x + 0.5))
+        if qy < 0 or qy >= height or qx < 0 or qx >= width:
+            break
+        value = packed[qy, qx]
+        if want_f and (value >> 16) == 0:
+            step_f, want_f = i, False
+            if not want_b:
+                break
+        elif want_b and (value & 0xFFFF) == 0:
+            step_b, want_b = i, False
+            if not want_f:
+                break
+    return step_f, step_b
+
+
+@njit(cache=True, parallel=True)
+def _neighbour_differences(image):
+    """||C_q - C_p|| from every pixel p to its right, lower, lower-right and lower-left
+    neighbour q: planes E, S, SE, SW (4 x H x W; 0 where q is outside the image)."""
+    height, width, _ = image.shape
+    out = np.zeros((4, height, width))
+    for y in prange(height):
+        for k in range(4):
+            dy = 0 if k == 0 else 1
+            dx = 1 if k == 0 or k == 2 else (0 if k == 1 else -1)
+            if y + dy >= height:
+                continue
+            for x in range(max(0, -dx), min(width, width - dx)):
+                e0 = image[y + dy, x + dx, 0] - image[y, x, 0]
+                e1 = image[y + dy, x + dx, 1] - image[y, x, 1]
+                e2 = image[y + dy, x + dx, 2] - image[y, x, 2]
+                out[k, y, x] = math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
+    return out
+
+
+@njit(cache=True, inline="always")
+def _step_difference(diffs, py, px, qy, qx):
+    """||C_q - C_p|| for 8-neighbours p, q, read from :func:`_neighbour_differences` (planes
+    E, S, SE, SW, each stored at the step's upper, then left, pixel)."""
+    dy, dx = qy - py, qx - px
+    if dy == 0:
+        return diffs[0, py, min(px, qx)]
+    if dx == 0:
+        return diffs[1, min(py, qy), px]
+    if dy == dx:
+        return diffs[2, min(py, qy), min(px, qx)]
+    return diffs[3, min(py, qy), px + max(0, dx)]
+
+
+@njit(cache=True)
+def _walk_energy(diffs, y, x, step_y, step_x, start, energy, stop, bound):
+    """Continue the path energy of a ray from step ``start`` (energy so far ``energy``) to step
+    ``stop``, giving up once it reaches ``bound``. Returns (last step walked, energy).
+
+    E_p (Eq. 3) integrates |grad I . direction| along the ray; with one pixel per step it is
+    the sum of the colour differences of consecutive ray pixels (8-neighbours).
+    """
+    i = start
+    py = int(math.floor(y + i * step_y + 0.5))
+    px = int(math.floor(x + i * step_x + 0.5))
+    while i < stop and energy < bound:
+        i += 1
+        qy = int(math.floor(y + i * step_y + 0.5))
+        qx = int(math.floor(x + i * step_x + 0.5))
+        energy += _step_difference(diffs, py, px, qy, qx)
+        py, px = qy, qx
+    return i, energy
+
+
+@njit(cache=True)
+def _insert_sample(pos, ray, step, dist, count, r, i, y, x, step_y, step_x):
+    """Insert the sample at step ``i`` of ray ``r`` into lists kept sorted by distance along
+    the ray (ties keep ray order); returns the new count."""
+    d = i * math.sqrt(step_y * step_y + step_x * step_x)
+    slot = count
+    while slot > 0 and dist[slot - 1] > d:
+        pos[slot, 0], pos[slot, 1] = pos[slot - 1, 0], pos[slot - 1, 1]
+        ray[slot], step[slot], dist[slot] = ray[slot - 1], step[slot - 1], dist[slot - 1]
+        slot -= 1
+    pos[slot, 0] = int(math.floor(y + i * step_y + 0.5))
+    pos[slot, 1] = int(math.floor(x + i * step_x + 0.5))
+    ray[slot], step[slot], dist[slot] = r, i, d
+    return count + 1
+
+
+@njit(cache=True)
+def _segment_energy(diffs, y, x, sy, sx):
+    """E_p(s) along the straight segment (y, x) -> (sy, sx), one pixel per major-axis step."""
+    dy, dx = sy - y, sx - x
+    steps = max(abs(dy), abs(dx))
+    energy = 0.0
+    py, px = y, x
+    for i in range(1, steps + 1):
+        qy = int(math.floor(y + i * dy / steps + 0.5))
+        qx = int(math.floor(x + i * dx / steps + 0.5))
+        energy += _step_difference(diffs, py, px, qy, qx)
+        py, px = qy, qx
+    return energy
+
+
+@njit(cache=True)
+def _nearest_of_class(packed, y, x, shift):
+    """The pixel of a class nearest to (y, x) (shift 16: foreground, 0: background): on the
+    chessboard ring at its chessboard distance, the Euclidean-nearest (ties: row-major)."""
+    height, width = packed.shape
+    d = (packed[y, x] >> shift) & 0xFFFF
+    best_y = best_x = -1
+    best_d2 = FAR
+    for yy in range(max(0, y - d), min(height, y + d + 1)):
+        ring = abs(yy - y) == d
+        xx = max(0, x - d)
+        while xx < min(width, x + d + 1):
+            if (packed[yy, xx] >> shift) & 0xFFFF == 0:
+                d2 = (yy - y) ** 2 + (xx - x) ** 2
+                if d2 < best_d2:
+                    best_d2, best_y, best_x = d2, yy, xx
+            if ring or xx == x + d:
+                xx += 1
+            else:
+                xx = x + d  # rows inside the ring: only its two columns
+    return best_y, best_x
+
+
+@njit(cache=True, parallel=True)
+def _gather(image, diffs, packed, variance, spans, step_table, exponents, int_exponents, out_f,
+            out_b, out_d, out_inv, out_var):
+    """Stage 2 (Section 3.2): the best (foreground, background) pair of every unknown pixel.
+
+    Writes the pair's colours into the planes ``out_f``, ``out_b`` (3 x H x W), for stage 3
+    d = F - B (``out_d``) and 1 / (||d||^2 + epsilon) (``out_inv``), and the colour variances
+    of the 5 x 5 windows around the two samples (read from ``variance``) into ``out_var``.
+    """
+    height, width = packed.shape
+    num_rays = step_table.shape[1]
+    e_n, e_a, e_f, e_b = exponents[0], exponents[1], exponents[2], exponents[3]
+    i_n, i_a, i_f, i_b = int_exponents[0], int_exponents[1], int_exponents[2], int_exponents[3]
+    for span in prange(spans.shape[0]):
+        f_pos = np.empty((num_rays + 1, 2), dtype=np.int64)
+        b_pos = np.empty((num_rays + 1, 2), dtype=np.int64)
+        f_cost = np.empty(num_rays + 1)
+        b_cost = np.empty(num_rays + 1)
+        f_ray = np.empty(num_rays + 1, dtype=np.int64)
+        b_ray = np.empty(num_rays + 1, dtype=np.int64)
+        f_step = np.empty(num_rays + 1, dtype=np.int64)
+        b_step = np.empty(num_rays + 1, dtype=np.int64)
+        f_dist = np.empty(num_rays + 1)
+        b_dist = np.empty(num_rays + 1)
+        ray_step = np.empty(num_rays, dtype=np.int64)
+        ray_energy = np.empty(num_rays)
+        y = spans[span, 0]
+        for x in range(spans[span, 1], spans[span, 2]):
+            rotation = 3 * (y % 3) + (x % 3)
+            # Samples: the first foreground and background pixel of every ray, nearest first.
+            nf = nb = 0
+            for r in range(num_rays):
+                sy, sx = step_table[rotation, r, 0], step_table[rotation, r, 1]
+                step_f, step_b = _first_samples(packed, y, x, sy, sx)
+                if step_f >= 0:
+                    nf = _insert_sample(f_pos, f_ray, f_step, f_dist, nf, r, step_f, y, x, sy, sx)
+                if step_b >= 0:
+                    nb = _insert_sample(b_pos, b_ray, b_step, b_dist, nb, r, step_b, y, x, sy, sx)
+            # min E_p of each class (Eq. 5). Samples are visited nearest first and a walk
+            # stops once its energy reaches the class minimum so far: the minima are exact.
+            ray_step[:] = 0
+            ray_energy[:] = 0.0
+            min_ef = min_eb = np.inf
+            done_f = done_b = 0
+            while done_f < nf or done_b < nb:
+                take_f = done_b >= nb or (done_f < nf and f_dist[done_f] <= b_dist[done_b])
+                if take_f:
+                    r, target, bound = f_ray[done_f], f_step[done_f], min_ef
+                    done_f += 1
+                else:
+                    r, target, bound = b_ray[done_b], b_step[done_b], min_eb
+                    done_b += 1
+                if ray_step[r] < target and ray_energy[r] < bound:
+                    ray_step[r], ray_energy[r] = _walk_energy(
+                        diffs, y, x, step_table[rotation, r, 0], step_table[rotation, r, 1],
+                        ray_step[r], ray_energy[r], target, bound)
+                if ray_step[r] == target:
+                    if take_f:
+                        min_ef = min(min_ef, ray_energy[r])
+                    else:
+                        min_eb = min(min_eb, ray_energy[r])
+            # No ray met a class: fall back on its nearest pixel (the paper is silent).
+            if nf == 0:
+                fy, fx = _nearest_of_class(packed, y, x, 16)
+                f_pos[0, 0], f_pos[0, 1] = fy, fx
+                nf = 1
+                min_ef = _segment_energy(diffs, y, x, fy, fx)
+            if nb == 0:
+                by, bx = _nearest_of_class(packed, y, x, 0)
+                b_pos[0, 0], b_pos[0, 1] = by, bx
+                nb = 1
+                min_eb = _segment_energy(diffs, y, x, by, bx)
+            total = min_ef + min_eb
+            pf = min_eb / total if total > 0.0 else 0.5  # PF_p, Eq. 5
+            for i in range(nf):
+                d = math.sqrt(float((f_pos[i, 0] - y) ** 2 + (f_pos[i, 1] - x) ** 2))
+                f_cost[i] = _power(d, e_f, i_f)  # D_p(f)^e_f
+            for j in range(nb):
+                d = math.sqrt(float((b_pos[j, 0] - y) ** 2 + (b_pos[j, 1] - x) ** 2))
+                b_cost[j] = _power(d, e_b, i_b)
+            c0, c1, c2 = image[y, x, 0], image[y, x, 1], image[y, x, 2]
+            best = np.inf
+            best_i = best_j = 0
+            for i in range(nf):
+                f0 = image[f_pos[i, 0], f_pos[i, 1], 0]
+                f1 = image[f_pos[i, 0], f_pos[i, 1], 1]
+                f2 = image[f_pos[i, 0], f_pos[i, 1], 2]
+                for j in range(nb):
+                    b0 = image[b_pos[j, 0], b_pos[j, 1], 0]
+                    b1 = image[b_pos[j, 0], b_pos[j, 1], 1]
+                    b2 = image[b_pos[j, 0], b_pos[j, 1], 2]
+                    alpha = project_alpha(c0, c1, c2, f0, f1, f2, b0, b1, b2)
+                    a_p = pf + (1.0 - 2.0 * pf) * alpha  # A_p, Eq. 6
+                    rest = _power(a_p, e_a, i_a) * f_cost[i] * b_cost[j]
+                    # N_p (Eq. 4) is summed row by row; stop once the pair cannot win.
+                    n_p = distortion_sq(c0, c1, c2, f0, f1, f2, b0, b1, b2)
+                    if _power(n_p, e_n, i_n) * rest >= best:
+                        continue
+                    lost = False
+                    for yy in range(max(0, y - 1), min(height, y + 2)):
+                        for xx in range(max(0, x - 1), min(width, x + 2)):
+                            if yy != y or xx != x:
+                                n_p += distortion_sq(image[yy, xx, 0], image[yy, xx, 1],
+                                                     image[yy, xx, 2], f0, f1, f2, b0, b1, b2)
+                        if _power(n_p, e_n, i_n) * rest >= best:
+                            lost = True
+                            break
+                    if not lost:
+                        best = _power(n_p, e_n, i_n) * rest
+                        best_i, best_j = i, j
+            fy, fx = f_pos[best_i, 0], f_pos[best_i, 1]
+            by, bx = b_pos[best_j, 0], b_pos[best_j, 1]
+            norm = PROJECTION_EPSILON
+            for ch in range(3):
+                out_f[ch, y, x] = image[fy, fx, ch]
+                out_b[ch, y, x] = image[by, bx, ch]
+                out_d[ch, y, x] = image[fy, fx, ch] - image[by, bx, ch]
+                norm += out_d[ch, y, x] * out_d[ch, y, x]
+            out_inv[y, x] = 1.0 / norm
+            out_var[0, y, x] = variance[fy, fx]
+            out_var[1, y, x] = variance[by, bx]
+
+
+@njit(cache=True, parallel=True)
+def _refine(planes, spans, gathered_f, gathered_b, gathered_d, gathered_inv, gathered_var, radius,
+            confidence_lambda, fg, bg, alpha, confidence, fb_weight, fb_distance):
+    """Stage 3 (Section 3.3): average the 3 pairs of the window that best explain C_p.
+
+    Each unknown pixel p scores the pairs gathered by the unknown pixels q of its window with
+    M_p(F_q, B_q)^2 = ||C_p - B_q - alpha d_q||^2, alpha = clip((C_p - B_q) . d_q / ||d_q||^2),
+    and keeps the 3 lowest (ties: the earlier q in row-major order). ``gathered_inv`` is NaN
+    on known pixels, which excludes them. Writes F^g, B^g (planes), alpha^g, the confidence
+    f^g and, for stage 4, f^g alpha^g (1 - alpha^g) and ||F^g - B^g||. The inner loop runs
+    along a row of unknown pixels so that the compiler vectorises it.
+    """
+    height, width = planes.shape[1], planes.shape[2]
+    for span in prange(spans.shape[0]):
+        y, x0, x1 = spans[span, 0], spans[span, 1], spans[span, 2]
+        size = x1 - x0
+        best0, best1, best2 = np.full(size, np.inf), np.full(size, np.inf), np.full(size, np.inf)
+        arg0 = np.full(size, -1, dtype=np.int64)
+        arg1 = np.full(size, -1, dtype=np.int64)
+        arg2 = np.full(size, -1, dtype=np.int64)
+        for yy in range(max(0, y - radius), min(height, y + radius + 1)):
+            for dx in range(-radius, radius + 1):
+                lo, hi = max(x0, -dx), min(x1, width - dx)
+                if lo >= hi:
+                    continue
+                # Slices indexed from 0 give the compiler contiguous vector loads.
+                n, s0, s1 = hi - lo, lo - x0, lo + dx
+                pc0, pc1, pc2 = planes[0, y, lo:hi], planes[1, y, lo:hi], planes[2, y, lo:hi]
+                qb0, qb1, qb2 = gathered_b[0, yy, s1:], gathered_b[1, yy, s1:], gathered_b[2, yy, s1:]
+                qd0, qd1, qd2 = gathered_d[0, yy, s1:], gathered_d[1, yy, s1:], gathered_d[2, yy, s1:]
+                qi = gathered_inv[yy, s1:]
+                b0, b1, b2 = best0[s0:], best1[s0:], best2[s0:]
+                i0, i1, i2 = arg0[s0:], arg1[s0:], arg2[s0:]
+                first = yy * width + s1
+                for j in range(n):
+                    e0, e1, e2 = pc0[j] - qb0[j], pc1[j] - qb1[j], pc2[j] - qb2[j]
+                    a = min(1.0, max(0.0, (e0 * qd0[j] + e1 * qd1[j] + e2 * qd2[j]) * qi[j]))
+                    r0, r1, r2 = e0 - a * qd0[j], e1 - a * qd1[j], e2 - a * qd2[j]
+                    c = r0 * r0 + r1 * r1 + r2 * r2
+                    c = c if qi[j] == qi[j] else np.inf  # NaN: q is not unknown
+                    q = first + j
+                    lt0, lt1, lt2 = c < b0[j], c < b1[j], c < b2[j]
+                    i2[j] = i1[j] if lt1 else (q if lt2 else i2[j])
+                    b2[j] = b1[j] if lt1 else (c if lt2 else b2[j])
+                    i1[j] = i0[j] if lt0 else (q if lt1 else i1[j])
+                    b1[j] = b0[j] if lt0 else (c if lt1 else b1[j])
+                    i0[j] = q if lt0 else i0[j]
+                    b0[j] = c if lt0 else b0[j]
+        for x in range(x0, x1):
+            j = x - x0
+            c0, c1, c2 = planes[0, y, x], planes[1, y, x], planes[2, y, x]
+            f0 = f1 = f2 = g0 = g1 = g2 = var_f = var_b = 0.0
+            found = 0
+            for t in range(3):
+                q = arg0[j] if t == 0 else (arg1[j] if t == 1 else arg2[j])
+                if q < 0:
+                    break
+                qy, qx = q // width, q % width
+                f0 += gathered_f[0, qy, qx]
+                f1 += gathered_f[1, qy, qx]
+                f2 += gathered_f[2, qy, qx]
+                g0 += gathered_b[0, qy, qx]
+                g1 += gathered_b[1, qy, qx]
+                g2 += gathered_b[2, qy, qx]
+                var_f += gathered_var[0, qy, qx]
+                var_b += gathered_var[1, qy, qx]
+                found += 1
+            f0, f1, f2 = f0 / found, f1 / found, f2 / found
+            g0, g1, g2 = g0 / found, g1 / found, g2 / found
+            var_f, var_b = var_f / found, var_b / found
+            distortion = math.sqrt(distortion_sq(c0, c1, c2, f0, f1, f2, g0, g1, g2))
+            near_f = (c0 - f0) ** 2 + (c1 - f1) ** 2 + (c2 - f2) ** 2 <= var_f
+            near_b = (c0 - g0) ** 2 + (c1 - g1) ** 2 + (c2 - g2) ** 2 <= var_b
+            if near_f and near_b:
+                # C_p lies within the spread of both samples (the paper leaves this open):
+                # keep the averaged pair and mark the pixel unreliable.
+                a_g = project_alpha(c0, c1, c2, f0, f1, f2, g0, g1, g2)
+                conf = TINY_CONFIDENCE
+            else:
+                if near_f:
+                    f0, f1, f2 = c0, c1, c2
+                if near_b:
+                    g0, g1, g2 = c0, c1, c2
+                a_g = project_alpha(c0, c1, c2, f0, f1, f2, g0, g1, g2)
+                conf = math.exp(-confidence_lambda * distortion)
+            fg[0, y, x], fg[1, y, x], fg[2, y, x] = f0, f1, f2
+            bg[0, y, x], bg[1, y, x], bg[2, y, x] = g0, g1, g2
+            alpha[y, x] = a_g
+            confidence[y, x] = conf
+            fb_weight[y, x] = conf * a_g * (1.0 - a_g)
+            fb_distance[y, x] = math.sqrt((f0 - g0) ** 2 + (f1 - g1) ** 2 + (f2 - g2) ** 2)
+
+
+@njit(cache=True, parallel=True)
+def _smooth(planes, known, spans, fg, bg, alpha, confidence, fb_weight, fb_distance, offsets,
+            weights, confidence_lambda, out_alpha, out_f, out_b):
+    """Stage 4 (Section 3.4): confidence- and Gaussian-weighted smoothing of F, B and alpha.
+
+    For q in the disk around p, G the Gaussian weight of ||p - q||:
+    W_c = G f^g_q |alpha^g_p - alpha^g_q| (G f^g_p for q = p); F^l = sum W_c alpha_q F_q /
+    sum W_c alpha_q, B^l likewise with 1 - alpha_q; D_FB = sum w_q ||F_q - B_q|| / sum w_q,
+    w_q = f^g_q alpha_q (1 - alpha_q); f^l = min(1, ||F^l - B^l|| / D_FB) exp(-lambda
+    M_p(F^l, B^l)); low-frequency alpha = sum W_a alpha_q / sum W_a, W_a = f^g_q G + [q known];
+    alpha = f^l alpha(C_p; F^l, B^l) + (1 - f^l) low-frequency alpha. ``known`` is 1.0 on
+    known pixels and 0.0 on unknown ones.
+    """
+    height, width = known.shape
+    count = offsets.shape[0]
+    for span in prange(spans.shape[0]):
+        y, x0, x1 = spans[span, 0], spans[span, 1], spans[span, 2]
+        size = x1 - x0
+        acc = np.zeros((12, size))
+        a_p = alpha[y, x0:x1]
+        for t in range(count):
+            dy, dx, g = offsets[t, 0], offsets[t, 1], weights[t]
+            yy = y + dy
+            if yy < 0 or yy >= height:
+                continue
+            lo, hi = max(x0, -dx), min(x1, width - dx)
+            if lo >= hi:
+                continue
+            n = hi - lo
+            s0, s1 = lo - x0, lo + dx
+            ap = a_p[s0:s0 + n]
+            aq = alpha[yy, s1:s1 + n]
+            cq = confidence[yy, s1:s1 + n]
+            f0, f1, f2 = fg[0, yy, s1:], fg[1, yy, s1:], fg[2, yy, s1:]
+            b0, b1, b2 = bg[0, yy, s1:], bg[1, yy, s1:], bg[2, yy, s1:]
+            acc0, acc1, acc2, acc3 = acc[0, s0:], acc[1, s0:], acc[2, s0:], acc[3, s0:]
+            acc4, acc5, acc6, acc7 = acc[4, s0:], acc[5, s0:], acc[6, s0:], acc[7, s0:]
+            centre = 1.0 if (dy == 0 and dx == 0) else 0.0  # W_c of q = p has no |alpha| factor
+            for j in range(n):
+                w_c = g * cq[j] * max(centre, abs(ap[j] - aq[j]))
+                w_f = w_c * aq[j]
+                acc0[j] += w_f * f0[j]
+                acc1[j] += w_f * f1[j]
+                acc2[j] += w_f * f2[j]
+                acc3[j] += w_f
+            for j in range(n):
+                w_c = g * cq[j] * max(centre, abs(ap[j] - aq[j]))
+                w_b = w_c - w_c * aq[j]
+                acc4[j] += w_b * b0[j]
+                acc5[j] += w_b * b1[j]
+                acc6[j] += w_b * b2[j]
+                acc7[j] += w_b
+            fw, fd, kn = fb_weight[yy, s1:], fb_distance[yy, s1:], known[yy, s1:]
+            acc8, acc9, acc10, acc11 = acc[8, s0:], acc[9, s0:], acc[10, s0:], acc[11, s0:]
+            for j in range(n):
+                acc8[j] += fw[j] * fd[j]
+                acc9[j] += fw[j]
+                w_a = cq[j] * g + kn[j]
+                acc10[j] += w_a * aq[j]
+                acc11[j] += w_a
+        for x in range(x0, x1):
+            j = x - x0
+            if acc[3, j] > 0.0:
+                f0_, f1_, f2_ = acc[0, j] / acc[3, j], acc[1, j] / acc[3, j], acc[2, j] / acc[3, j]
+            else:
+                f0_, f1_, f2_ = fg[0, y, x], fg[1, y, x], fg[2, y, x]
+            if acc[7, j] > 0.0:
+                b0_, b1_, b2_ = acc[4, j] / acc[7, j], acc[5, j] / acc[7, j], acc[6, j] / acc[7, j]
+            else:
+                b0_, b1_, b2_ = bg[0, y, x], bg[1, y, x], bg[2, y, x]
+            c0, c1, c2 = planes[0, y, x], planes[1, y, x], planes[2, y, x]
+            spread = math.sqrt((f0_ - b0_) ** 2 + (f1_ - b1_) ** 2 + (f2_ - b2_) ** 2)
+            ratio = 1.0
+            if acc[8, j] > 0.0:
+                ratio = min(1.0, spread / (acc[8, j] / acc[9, j]))
+            distortion = math.sqrt(distortion_sq(c0, c1, c2, f0_, f1_, f2_, b0_, b1_, b2_))
+            conf = ratio * math.exp(-confidence_lambda * distortion)
+            low = acc[10, j] / acc[11, j] if acc[11, j] > 0.0 else alpha[y, x]
+            a_l = project_alpha(c0, c1, c2, f0_, f1_, f2_, b0_, b1_, b2_)
+            out_alpha[y, x] = min(1.0, max(0.0, conf * a_l + (1.0 - conf) * low))
+            out_f[0, y, x], out_f[1, y, x], out_f[2, y, x] = f0_, f1_, f2_
+            out_b[0, y, x], out_b[1, y, x], out_b[2, y, x] = b0_, b1_, b2_
+
+
+def _smoothing_kernel(window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets within 3 sigma and their normalised Gaussian weights, sigma^2 = m^2 / (9 pi)."""
+    sigma_sq = window * window / (9.0 * math.pi)
+    reach = 3.0 * math.sqrt(sigma_sq)
+    r = int(math.floor(reach))
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    dy, dx = dy.ravel(), dx.ravel()
+    d2 = dy * dy + dx * dx
+    keep = d2 <= reach * reach
+    offsets = np.stack([dy[keep], dx[keep]], axis=1).astype(np.int64)
+    weights = np.exp(-d2[keep] / (2.0 * sigma_sq)) / (2.0 * math.pi * sigma_sq)
+    return offsets, weights
+
+
+def _ray_steps(rays: int) -> np.ndarray:
+    """Per-step (dy, dx) of the k_g rays of each of the 9 pixels of a 3 x 3 window: angles
+    2 pi (j + w / 9) / k_g for ray j of window pixel w = 3 (y mod 3) + (x mod 3), scaled so
+    that the major axis advances exactly one pixel per step (Section 3.2)."""
+    angles = (np.arange(rays)[None, :] + np.arange(9)[:, None] / 9.0) * (2.0 * math.pi / rays)
+    steps = np.stack([np.sin(angles), np.cos(angles)], axis=2)
+    return steps / np.abs(steps).max(axis=2, keepdims=True)
+
+
+def _small_int(value: float) -> int:
+    return int(value) if float(value).is_integer() and 0 <= value <= 16 else -1
+
+
+def _mean_colour(image: np.ndarray, labels: np.ndarray, value: int) -> np.ndarray:
+    """Mean colour of the pixels labelled ``value`` (zeros when there are none)."""
+    mask = labels == value
+    return image[mask].mean(axis=0) if mask.any() else np.zeros(3)
+
+
+def _layers(image, labels, fg_planes=None, bg_planes=None):
+    """F and B as H x W x 3: the estimates on unknown pixels, the image on pixels of their own
+    class and that class's mean colour on pixels of the other class."""
+    fg = image.copy() if fg_planes is None else np.ascontiguousarray(fg_planes.transpose(1, 2, 0))
+    bg = image.copy() if bg_planes is None else np.ascontiguousarray(bg_planes.transpose(1, 2, 0))
+    fg[labels == BACKGROUND] = _mean_colour(image, labels, FOREGROUND)
+    bg[labels == FOREGROUND] = _mean_colour(image, labels, BACKGROUND)
+    return fg, bg
+
+
+def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, exponents,
+           refinement_radius, confidence_lambda, smoothing_window,
+           layers=True):
+    """The four stages on validated inputs; returns alpha and (when ``layers``) F and B."""
+    image = np.ascontiguousarray(image, dtype=np.float64)
+    labels = trimap_labels(np.asarray(trimap))
+    unknown = labels == UNKNOWN
+    has_f = bool((labels == FOREGROUND).any())
+    has_b = bool((labels == BACKGROUND).any())
+    if not unknown.any() or not (has_f and has_b):
+        alpha = (labels == FOREGROUND).astype(np.float64)
+        alpha[unknown] = 1.0 if has_f else (0.0 if has_b else 0.5)
+        return (alpha, *_layers(image, labels)) if layers else (alpha, None, None)
+
+    labels = expand_known_regions(image, labels, expansion_radius, expansion_threshold)
+    alpha = (labels == FOREGROUND).astype(np.float64)
+    spans = label_spans(labels, UNKNOWN)
+    if spans.shape[0] == 0:  # the expansion labelled every unknown pixel
+        return (alpha, *_layers(image, labels)) if layers else (alpha, None, None)
+
+    height, width = labels.shape
+    exps = np.asarray(exponents, dtype=np.float64)
+    int_exps = np.array([_small_int(e) for e in exps], dtype=np.int64)
+    gathered_f = np.empty((3, height, width))
+    gathered_b = np.empty((3, height, width))
+    gathered_d = np.empty((3, height, width))
+    gathered_inv = np.full((height, width), np.nan)
+    gathered_var = np.empty((2, height, width))
+    variance = boundary_colour_variance(image, labels, VARIANCE_RADIUS)
+    _gather(image, _neighbour_differences(image), packed_class_distances(labels), variance, spans,
+            _ray_steps(rays), exps, int_exps, gathered_f, gathered_b, gathered_d, gathered_inv,
+            gathered_var)
+
+    planes = np.ascontiguousarray(image.transpose(2, 0, 1))
+    fg, bg = planes.copy(), planes.copy()
+    refined_alpha = alpha.copy()
+    confidence = np.ones((height, width))
+    fb_weight = np.zeros((height, width))
+    fb_distance = np.zeros((height, width))
+    _refine(planes, spans, gathered_f, gathered_b, gathered_d, gathered_inv, gathered_var,
+            int(refinement_radius), float(confidence_lambda), fg, bg, refined_alpha, confidence,
+            fb_weight, fb_distance)
+
+    offsets, weights = _smoothing_kernel(float(smoothing_window))
+    out_f, out_b = fg.copy(), bg.copy()
+    known = (labels != UNKNOWN).astype(np.float64)
+    _smooth(planes, known, spans, fg, bg, refined_alpha, confidence, fb_weight, fb_distance,
+            offsets, weights, float(confidence_lambda), alpha, out_f, out_b)
+    if not layers:
+        return alpha, None, None
+    return (alpha, *_layers(image, labels, out_f, out_b))
+
+
+def estimate_alpha_sm(
+    image: np.ndarray,
+    trimap: np.ndarray,
+    *,
+    return_foreground_background: bool = False,
+    expansion_radius: float = 10.0,
+    expansion_threshold: float = 5.0 / 256.0,
+    rays: int = 4,
+    exponents: tuple[float, float, float, float] = (3.0, 2.0, 1.0, 4.0),
+    refinement_radius: int = 5,
+    confidence_lambda: float = 10.0,
+    smoothing_window: float = 10.0,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shared-matting alpha of ``image`` (H x W x 3, [0, 1]) under ``trimap`` (0 / 0.5 / 1).
+
+    Parameters (defaults from Gastal and Oliveira 2010)
+    ----------
+    return_foreground_background
+        Also return the estimated foreground F and background B (H x W x 3).
+    expansion_radius, expansion_threshold
+        k_i (pixels) and k_c (RGB distance, colours in [0, 1]) of Section 3.1; 0 disables.
+    rays
+        k_g, the number of sampling rays per pixel (Section 3.2).
+    exponents
+        (e_N, e_A, e_f, e_b) of the pair objective g_p (Section 3.2).
+    refinement_radius
+        k_r, the half-size of the refinement window whose 3 best pairs are averaged
+        (Section 3.3).
+    confidence_lambda
+        lambda in the confidences exp(-lambda M_p) (Sections 3.3 and 3.4).
+    smoothing_window
+        m: the smoothing Gaussian has variance m^2 / (9 pi) and reaches 3 sigma (Section 3.4).
+
+    Returns
+    -------
+    alpha, or (alpha, F, B). Known trimap pixels keep their value; F is the image colour on
+    foreground pixels and the mean foreground colour on background pixels (B likewise).
+
+    Notes
+    -----
+    Choices where the paper is silent: rays advance one pixel along their major axis and the
+    path energy E_p(s) sums the colour differences of consecutive ray pixels; N_p skips window
+    pixels outside the image; a pixel whose rays meet no pixel of a class uses the nearest
+    one (chessboard, then Euclidean distance); the refinement window is square and only
+    unknown pixels contribute; when C_p lies within both sigma_f and sigma_b the averaged pair
+    is kept with confidence ~0; D_FB is weighted by f^g alpha (1 - alpha) alone; G is a
+    normalised Gaussian. A trimap without foreground (background) pixels gives alpha 0 (1) on
+    its unknown pixels, one with neither 0.5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mattebox.solvers.shared_sampling import estimate_alpha_sm
+    >>> image = np.zeros((9, 12, 3)); image[:, 6:] = 1.0
+    >>> trimap = np.full((9, 12), 0.5); trimap[:, :2] = 0.0; trimap[:, -2:] = 1.0
+    >>> alpha = estimate_alpha_sm(image, trimap)
+    >>> bool(alpha[:, :6].max() < 0.05 and alpha[:, 6:].min() > 0.95)
+    True
+    """
+    from ..checks import as_image, as_trimap, check_same_size
+    from ..errors import InputError
+
+    image = as_image(image)
+    trimap = as_trimap(trimap)
+    check_same_size(image, trimap, "the image", "the trimap")
+    if int(rays) < 1 or int(rays) > MAX_RAYS:
+        raise InputError(f"rays must be between 1 and {MAX_RAYS}, not {rays}")
+    if len(exponents) != 4 or any(not math.isfinite(e) or e < 0 for e in exponents):
+        raise InputError(f"exponents must be four finite numbers >= 0 (e_N, e_A, e_f, e_b), not {exponents}")
+    if int(refinement_radius) < 0:
+        raise InputError(f"refinement_radius must be >= 0, not {refinement_radius}")
+    if smoothing_window <= 0 or confidence_lambda < 0:
+        raise InputError("smoothing_window must be > 0 and confidence_lambda >= 0")
+    alpha, fg, bg = _solve(
+        image, trimap, expansion_radius=expansion_radius, expansion_threshold=expansion_threshold,
+        rays=int(rays), exponents=exponents, refinement_radius=refinement_radius,
+        confidence_lambda=confidence_lambda,
+        smoothing_window=smoothing_window,
+    )
+    if return_foreground_background:
+        return alpha, fg, bg
+    return alpha
+
+
+_DEFAULTS = dict(
+    expansion_radius=10.0, expansion_threshold=5.0 / 256.0, rays=4, exponents=(3.0, 2.0, 1.0, 4.0),
+    refinement_radius=5, confidence_lambda=10.0, smoothing_window=10.0,
+)
+
+
+@register_method(
+    "sm",
+    needs="trimap",
+    returns=("alpha", "foreground"),
+    summary="Shared matting: per-pixel sample pairs gathered along rays, shared and smoothed",
+    reference="Gastal, Oliveira. Shared Sampling for Real-Time Alpha Matting. Eurographics 2010",
+    aliases=("shared", "shared-matting"),
+)
+def shared_matting(
+    image: np.ndarray, trimap: np.ndarray, *, return_foreground: bool = False, **options
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Registry entry for :func:`estimate_alpha_sm` on validated inputs (no re-validation, so
+    that repeated calls, as in active matting, pay only for the solver)."""
+    unknown_options = set(options) - set(_DEFAULTS)
+    if unknown_options:
+        from ..errors import InputError
+
+        raise InputError(
+            f"unknown option(s) for 'sm': {', '.join(sorted(unknown_options))}; "
+            f"choose from {', '.join(sorted(_DEFAULTS))}"
+        )
+    alpha, fg, _ = _solve(image, trimap, layers=return_foreground, **{**_DEFAULTS, **options})
+    if return_foreground:
+        return alpha, fg
+    return alpha
