@@ -18,10 +18,11 @@ pixels, the tiled matte equals the untiled one; for deep encoders with larger re
 fields it is an approximation that improves with T. Tiles holding no unknown pixel are not
 run.
 
-Memory bound of :func:`predict_alpha` beyond the caller's inputs: 16 bytes per padded pixel
-(float32 RGB + trimap), 8 bytes per padded pixel for the two float32 accumulators, 8 bytes per
-pixel for the float64 result, plus the network's activations on one T x T tile, which do not
-depend on the image size. ``benchmarks/tiled_inference_memory.py`` measures it on a 4K image.
+Memory bound of tiled :func:`predict_alpha` beyond the caller's inputs: 24 bytes per padded
+pixel (the float32 RGB + trimap copy, 16, and two float32 accumulators, 8; the copy is freed
+before the float64 result, 8, is made) plus the network's working memory on one T x T tile,
+A(T), which does not depend on the image size. ``benchmarks/tiled_inference_memory.py``
+measures both on a 4K image.
 """
 
 from __future__ import annotations
@@ -86,8 +87,11 @@ def pad_inputs(image: np.ndarray, trimap: np.ndarray, multiple: int = MULTIPLE) 
 
 
 def restore_known(alpha: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-    """``alpha`` clipped to [0, 1] with the trimap's background set to 0 and foreground to 1."""
-    alpha = np.clip(alpha, 0.0, 1.0)
+    """Clip ``alpha`` to [0, 1] and set the trimap's background to 0 and foreground to 1.
+
+    Works in place on a float ``alpha`` (no image-sized copy) and returns it.
+    """
+    np.clip(alpha, 0.0, 1.0, out=alpha)
     alpha[trimap == 0.0] = 0.0
     alpha[trimap == 1.0] = 1.0
     return alpha
@@ -149,11 +153,11 @@ def predict_alpha(
     model.eval()
     try:
         with torch.inference_mode():
-            inputs = pad_inputs(image, trimap)
             if tile_size is None or max(height, width) <= tile_size:
+                inputs = pad_inputs(image, trimap)
                 alpha = _run_network(model, inputs, device)[:height, :width].astype(np.float64)
             else:
-                alpha = _predict_tiled(model, inputs, trimap, tile_size, halo, ramp, device)
+                alpha = _predict_tiled(model, image, trimap, tile_size, halo, ramp, device)
     finally:
         model.train(was_training)
     return restore_known(alpha, trimap)
@@ -161,7 +165,7 @@ def predict_alpha(
 
 def _predict_tiled(
     model: nn.Module,
-    inputs: torch.Tensor,
+    image: np.ndarray,
     trimap: np.ndarray,
     tile_size: int,
     halo: int,
@@ -177,6 +181,7 @@ def _predict_tiled(
             "use a larger tile or a smaller halo"
         )
     height, width = trimap.shape
+    inputs = pad_inputs(image, trimap)
     ph, pw = inputs.shape[-2:]
     accumulated = np.zeros((ph, pw), dtype=np.float32)
     weight_sum = np.zeros((ph, pw), dtype=np.float32)
@@ -193,9 +198,12 @@ def _predict_tiled(
             weight = wy[:, None] * wx[None, :]
             accumulated[y : y + th, x : x + tw] += tile_alpha * weight
             weight_sum[y : y + th, x : x + tw] += weight
-    alpha = trimap.astype(np.float64)  # where no tile ran: known pixels, restored anyway
-    covered = weight_sum[:height, :width] > 0
-    alpha[covered] = accumulated[:height, :width][covered] / weight_sum[:height, :width][covered]
+    del inputs  # frees 16 bytes per pixel before the float64 result is made
+    np.divide(accumulated, weight_sum, out=accumulated, where=weight_sum > 0)
+    alpha = accumulated[:height, :width].astype(np.float64)
+    del accumulated
+    # where no tile ran there are only known pixels: take the trimap (restored anyway)
+    np.copyto(alpha, trimap, where=weight_sum[:height, :width] == 0)
     return alpha
 
 

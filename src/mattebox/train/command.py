@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --export: write the weights file from OUT and train nothing")
     parser.add_argument("--evaluate", action="store_true",
                         help="only evaluate OUT/last.pt (or the initial model) and print the scores")
+    parser.add_argument("--plot", metavar="PNG",
+                        help="write the training curve of OUT's logs to PNG and train nothing")
+    parser.add_argument("--reference", action="append", default=[], metavar="LABEL=SAD",
+                        help="with --plot: a horizontal reference line on the SAD panel (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -78,6 +82,18 @@ def run(args: argparse.Namespace) -> int:
         values.setdefault("train", {})["threads"] = args.threads
     config = from_dict(values, where=str(path))
     out_dir = Path(args.out) if args.out else Path("runs") / config.name
+    if args.plot:
+        from .plot import plot_training_curve
+
+        references = {}
+        for item in args.reference:
+            label, _, value = item.rpartition("=")
+            try:
+                references[label] = float(value)
+            except ValueError:
+                raise InputError(f"--reference {item!r} must look like LABEL=NUMBER") from None
+        print(f"wrote {plot_training_curve(out_dir, args.plot, references, title=f'{config.name} training')}")
+        return 0
     if args.export_only:
         if not args.export:
             raise InputError("--export-only needs --export PATH")
