@@ -3,6 +3,10 @@ Matting", IEEE TPAMI 30(2), 2008).
 
 Alpha minimises a^T L a (L the matting Laplacian, Eq. 12) subject to the trimap's known
 pixels. Defaults follow the paper: 3 x 3 windows (radius 1), epsilon = 1e-7.
+
+Only the unknown pixels are solved for: the reduced system L_UU a_U = -L_UK a_K is gathered
+directly from the windows that touch an unknown pixel and solved by conjugate gradients with
+a colour-line multigrid preconditioner (:mod:`.linear`).
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import register_method
-from ._common import solve_for_unknowns, trivial_alpha
-from .laplacian import matting_laplacian
+from ._common import SOLVER_TOL, solve_for_unknowns, solve_system, trivial_alpha
+from .laplacian import fits_window, grid_laplacian, unknown_system
 
 
 @register_method(
@@ -28,8 +32,18 @@ def estimate_alpha_cf(
     epsilon: float = 1e-7,
     radius: int = 1,
     linear_solver: str = "auto",
+    tol: float = SOLVER_TOL,
 ) -> np.ndarray:
     """Closed-form alpha of ``image`` (H x W x 3, [0, 1]) under ``trimap`` (0 / 0.5 / 1).
+
+    Parameters
+    ----------
+    epsilon, radius : the regulariser and window radius of Levin et al. (paper defaults).
+    linear_solver : "auto" (= "multigrid"), "ichol", "cg" or "direct" (see :mod:`.linear`).
+    tol : relative residual at which the iterative solver stops.
+
+    An image too small to hold one window gets the harmonic interpolation of the known
+    pixels (4-neighbour graph Laplacian) instead.
 
     Examples
     --------
@@ -44,5 +58,9 @@ def estimate_alpha_cf(
     done = trivial_alpha(trimap)
     if done is not None:
         return done
-    laplacian = matting_laplacian(image, trimap == 0.5, radius=radius, epsilon=epsilon)
-    return solve_for_unknowns(laplacian, trimap, linear_solver=linear_solver)
+    if not fits_window(trimap.shape, radius):
+        return solve_for_unknowns(grid_laplacian(trimap.shape), trimap,
+                                  linear_solver=linear_solver, tol=tol)
+    matrix, rhs, unknown = unknown_system(image, trimap, kind="cf", radius=radius, epsilon=epsilon)
+    return solve_system(matrix, rhs, unknown, trimap, linear_solver=linear_solver, tol=tol,
+                        image=image)
