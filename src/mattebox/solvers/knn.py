@@ -23,7 +23,7 @@ neighbour cannot).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..registry import register_method
 from ._common import SOLVER_TOL, UNKNOWN, fill_unknowns, trivial_alpha
@@ -42,126 +42,304 @@ def knn_features(image: np.ndarray, spatial_weight: float) -> np.ndarray:
     return features.reshape(-1, 5)
 
 
+LEAF_SIZE = 12
+# Below this spatial weight a neighbour set is (nearly) colour-only and its neighbours are
+# found along a Z-order curve of the features rather than in raster order.
+COLOUR_ONLY = 0.5
+
+
 @njit(cache=True)
-def _spatial_bound(features, height, width, k, radius):
-    """Per pixel, the k-th smallest feature distance to its spatial neighbours: >= its true
-    distance to its k-th nearest neighbour (counting itself) over the whole image."""
-    bound = np.empty(height * width)
-    size = (2 * radius + 1) ** 2
-    distances = np.empty(size)
-    for y in range(height):
-        for x in range(width):
-            i = y * width + x
-            count = 0
-            distances[count] = 0.0  # the pixel itself
-            count += 1
-            for yy in range(max(0, y - radius), min(height, y + radius + 1)):
-                for xx in range(max(0, x - radius), min(width, x + radius + 1)):
-                    if yy == y and xx == x:
-                        continue
-                    j = yy * width + xx
-                    s = 0.0
-                    for c in range(features.shape[1]):
-                        d = features[i, c] - features[j, c]
-                        s += d * d
-                    distances[count] = np.sqrt(s)
-                    count += 1
-            if count < k:
-                bound[i] = np.inf
+def _build_tree(points, leaf_size):
+    """k-d tree by sliding-midpoint splits of each node's bounding box on its widest side.
+
+    Returns (order, start, stop, left, right, low, high, ordered): node n holds points
+    order[start[n]:stop[n]] inside the box [low[n], high[n]]; left/right are -1 at leaves;
+    ``ordered`` is ``points[order]`` so that a leaf's points lie together in memory.
+    """
+    n, dims = points.shape
+    order = np.arange(n)
+    capacity = 2 * (n // max(leaf_size // 2, 1) + 1) + 1
+    start = np.empty(capacity, dtype=np.int64)
+    stop = np.empty(capacity, dtype=np.int64)
+    left = np.full(capacity, -1, dtype=np.int64)
+    right = np.full(capacity, -1, dtype=np.int64)
+    low = np.empty((capacity, dims))
+    high = np.empty((capacity, dims))
+    stack = np.empty(256, dtype=np.int64)
+    start[0], stop[0] = 0, n
+    nodes = 1
+    depth = 0
+    stack[depth] = 0
+    depth += 1
+    while depth > 0:
+        depth -= 1
+        node = stack[depth]
+        a, b = start[node], stop[node]
+        for d in range(dims):
+            low[node, d] = np.inf
+            high[node, d] = -np.inf
+        for t in range(a, b):
+            for d in range(dims):
+                v = points[order[t], d]
+                low[node, d] = min(low[node, d], v)
+                high[node, d] = max(high[node, d], v)
+        if b - a <= leaf_size:
+            continue
+        axis = 0
+        for d in range(1, dims):
+            if high[node, d] - low[node, d] > high[node, axis] - low[node, axis]:
+                axis = d
+        if high[node, axis] <= low[node, axis]:
+            continue  # all points equal: keep a (large) leaf
+        cut = 0.5 * (low[node, axis] + high[node, axis])
+        i, j = a, b - 1
+        while i <= j:
+            if points[order[i], axis] < cut:
+                i += 1
             else:
-                bound[i] = np.sort(distances[:count])[k - 1]
+                order[i], order[j] = order[j], order[i]
+                j -= 1
+        if i == a or i == b:  # sliding midpoint never leaves a side empty here, but be safe
+            i = (a + b) // 2
+        left[node], right[node] = nodes, nodes + 1
+        start[nodes], stop[nodes] = a, i
+        start[nodes + 1], stop[nodes + 1] = i, b
+        stack[depth] = nodes
+        stack[depth + 1] = nodes + 1
+        depth += 2
+        nodes += 2
+    ordered = np.empty_like(points)
+    for t in range(n):
+        ordered[t] = points[order[t]]
+    return order, start[:nodes], stop[:nodes], left[:nodes], right[:nodes], low[:nodes], high[:nodes], ordered
+
+
+@njit(cache=True, inline="always")
+def _box_distance(query, low, high, node):
+    s = 0.0
+    for d in range(query.shape[0]):
+        v = query[d]
+        if v < low[node, d]:
+            s += (low[node, d] - v) ** 2
+        elif v > high[node, d]:
+            s += (v - high[node, d]) ** 2
+    return s
+
+
+@njit(cache=True, parallel=True)
+def _query_tree(tree, queries, k, bounds):
+    """Indices and squared distances of the k nearest points to each query (exact).
+
+    ``bounds`` (squared): only points strictly closer are reported; slots left empty hold -1.
+    """
+    order, start, stop, left, right, low, high, points = tree
+    count = queries.shape[0]
+    found = np.full((count, k), -1, dtype=np.int64)
+    found_d = np.empty((count, k))
+    chunk = 256
+    for c in prange((count + chunk - 1) // chunk):
+        stack = np.empty(256, dtype=np.int64)
+        stack_d = np.empty(256)
+        for q in range(c * chunk, min(count, (c + 1) * chunk)):
+            query = queries[q]
+            best = found_d[q]
+            index = found[q]
+            for t in range(k):
+                best[t] = bounds[q]
+            depth = 0
+            stack[0] = 0
+            stack_d[0] = _box_distance(query, low, high, 0)
+            depth = 1
+            while depth > 0:
+                depth -= 1
+                node = stack[depth]
+                if stack_d[depth] >= best[k - 1]:
+                    continue
+                if left[node] < 0:
+                    for t in range(start[node], stop[node]):
+                        s = 0.0
+                        for d in range(query.shape[0]):
+                            s += (points[t, d] - query[d]) ** 2
+                        if s < best[k - 1]:
+                            u = k - 1
+                            while u > 0 and best[u - 1] > s:
+                                best[u] = best[u - 1]
+                                index[u] = index[u - 1]
+                                u -= 1
+                            best[u] = s
+                            index[u] = t
+                    continue
+                near, far = left[node], right[node]
+                dn = _box_distance(query, low, high, near)
+                df = _box_distance(query, low, high, far)
+                if dn > df:
+                    near, far, dn, df = far, near, df, dn
+                if df < best[k - 1]:
+                    stack[depth] = far
+                    stack_d[depth] = df
+                    depth += 1
+                stack[depth] = near
+                stack_d[depth] = dn
+                depth += 1
+            for t in range(k):
+                if index[t] >= 0:
+                    index[t] = order[index[t]]
+    return found, found_d
+
+
+@njit(cache=True, parallel=True)
+def _order_bound(points, order, k, reach):
+    """Per point, the squared distance to its k-th nearest (itself first) among the ``reach``
+    points on either side of it in ``order``: an upper bound on its true k-th distance."""
+    n = points.shape[0]
+    bound = np.full(n, np.inf)
+    chunk = 1024
+    for c in prange((n + chunk - 1) // chunk):
+        best = np.empty(k)
+        for r in range(c * chunk, min(n, (c + 1) * chunk)):
+            p = order[r]
+            lo, hi = max(0, r - reach), min(n, r + reach + 1)
+            if hi - lo < k:
+                continue
+            for t in range(k):
+                best[t] = np.inf
+            for t in range(lo, hi):
+                s = 0.0
+                for d in range(points.shape[1]):
+                    s += (points[order[t], d] - points[p, d]) ** 2
+                if s < best[k - 1]:
+                    u = k - 1
+                    while u > 0 and best[u - 1] > s:
+                        best[u] = best[u - 1]
+                        u -= 1
+                    best[u] = s
+            bound[p] = best[k - 1]
     return bound
 
 
-def _candidate_known(features, unknown_mask, height, width, k, tree_unknown):
-    """Known pixels that may have an unknown pixel among their k nearest neighbours."""
-    radius = 1
-    while (2 * radius + 1) ** 2 < k:
-        radius += 1
-    bound = _spatial_bound(features, height, width, k, radius + 1)
+def _morton_order(points: np.ndarray) -> np.ndarray:
+    """Points sorted along a Z-order curve of their (quantised) coordinates."""
+    low = points.min(axis=0)
+    span = np.maximum(points.max(axis=0) - low, 1e-12)
+    bits = 12
+    cells = np.minimum(((points - low) / span * (2**bits)).astype(np.uint64), 2**bits - 1)
+    code = np.zeros(points.shape[0], dtype=np.uint64)
+    for bit in range(bits - 1, -1, -1):
+        for d in range(points.shape[1]):
+            code = (code << np.uint64(1)) | ((cells[:, d] >> np.uint64(bit)) & np.uint64(1))
+    return np.argsort(code, kind="stable")
+
+
+def _candidate_known(features, unknown_mask, k, colour_order):
+    """Known pixels that may have an unknown pixel among their k nearest neighbours.
+
+    A known pixel j qualifies only if its nearest unknown pixel is closer than its k-th
+    nearest neighbour; an upper bound on the latter comes from the pixels next to j in raster
+    order (spatially weighted features) or along a Z-order curve of the features (nearly
+    colour-only ones), and the nearest unknown pixel is searched only within that bound.
+    """
+    order = _morton_order(features) if colour_order else np.arange(features.shape[0])
+    bound = _order_bound(features, order, k, 2 * k)
     known = np.flatnonzero(~unknown_mask)
-    limits = bound[known]
-    finite = np.isfinite(limits)
-    candidates = [known[~finite]]
-    known, limits = known[finite], limits[finite]
-    if known.size:
-        # cKDTree takes one distance bound per query call: group the pixels by bound.
-        order = np.argsort(limits)
-        for group in np.array_split(order, min(16, order.size)):
-            if group.size == 0:
-                continue
-            top = float(limits[group[-1]]) * (1 + 1e-9) + 1e-12
-            distance, _ = tree_unknown.query(features[known[group]], k=1, distance_upper_bound=top)
-            candidates.append(known[group][distance <= limits[group] * (1 + 1e-9) + 1e-12])
-    return np.sort(np.concatenate(candidates))
+    unknown_points = np.ascontiguousarray(features[unknown_mask])
+    tree = _build_tree(unknown_points, LEAF_SIZE)
+    # Slightly widened bound: ties at exactly the k-th distance may go either way.
+    found, _ = _query_tree(tree, np.ascontiguousarray(features[known]), 1,
+                           bound[known] * (1 + 1e-9) + 1e-18)
+    return known[found[:, 0] >= 0]
 
 
-def knn_edges(image: np.ndarray, trimap: np.ndarray, n_neighbors=(20, 10),
-              spatial_weights=(2.0, 0.1), kernel: str = "binary"):
-    """Directed edges (i, j, weight), j among the K nearest of i, for every i whose edges can
-    touch an unknown pixel; edges between two known pixels are left out."""
-    from scipy.spatial import cKDTree
-
-    height, width, _ = image.shape
-    size = height * width
+def knn_neighbours(image: np.ndarray, trimap: np.ndarray, n_neighbors=(20, 10),
+                   spatial_weights=(2.0, 0.1)):
+    """Per neighbour set: (queries, neighbours (len(queries) x K), features), where the queries
+    are every pixel whose K nearest neighbours (itself included) can touch an unknown pixel."""
+    size = image.shape[0] * image.shape[1]
     unknown_mask = (trimap == UNKNOWN).ravel()
     unknown = np.flatnonzero(unknown_mask)
-    sources, targets, weights = [], [], []
+    sets = []
     for k, weight in zip(n_neighbors, spatial_weights):
         k = int(min(k, size))
         if k < 2:
             continue
         features = knn_features(image, weight)
-        tree = cKDTree(features)
         queries = unknown
         if unknown.size < size:
-            tree_unknown = cKDTree(features[unknown])
-            queries = np.union1d(unknown, _candidate_known(features, unknown_mask, height, width,
-                                                           k, tree_unknown))
-        _, neighbours = tree.query(features[queries], k=k, workers=-1)
-        source = np.repeat(queries, k)
-        target = neighbours.ravel()
-        keep = (source != target) & (unknown_mask[source] | unknown_mask[target])
-        source, target = source[keep], target[keep]
-        if kernel == "soft":
-            w = 1.0 - np.abs(features[source] - features[target]).sum(axis=1) / features.shape[1]
-            w = np.maximum(w, 0.0)
-        elif kernel == "binary":
-            w = np.ones(source.size)
-        else:
-            raise ValueError(f"kernel must be 'binary' or 'soft', not {kernel!r}")
-        sources.append(source)
-        targets.append(target)
-        weights.append(w)
-    if not sources:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    return np.concatenate(sources), np.concatenate(targets), np.concatenate(weights)
+            candidates = _candidate_known(features, unknown_mask, k, weight < COLOUR_ONLY)
+            queries = np.union1d(unknown, candidates)
+        tree = _build_tree(features, LEAF_SIZE)
+        neighbours, _ = _query_tree(tree, np.ascontiguousarray(features[queries]), k,
+                                    np.full(queries.size, np.inf))
+        sets.append((queries, neighbours, features))
+    return sets
 
 
-def knn_system(image: np.ndarray, trimap: np.ndarray, **options):
+@njit(cache=True)
+def _edge_entries(queries, neighbours, features, column_of, alpha, soft, degree, rhs,
+                  rows, cols, vals, used):
+    """Add the edges i -> j (j among the neighbours of query i) of A + A^T to the rows of the
+    unknown pixels: degrees, unknown-unknown entries (COO, appended at ``used``) and the
+    right-hand side sum_j A_ij alpha_j over known j."""
+    dims = features.shape[1]
+    for q in range(queries.shape[0]):
+        i = queries[q]
+        for t in range(neighbours.shape[1]):
+            j = neighbours[q, t]
+            if j < 0 or j == i:
+                continue
+            ci = column_of[i]
+            cj = column_of[j]
+            if ci < 0 and cj < 0:
+                continue
+            w = 1.0
+            if soft:
+                d = 0.0
+                for c in range(dims):
+                    d += abs(features[i, c] - features[j, c])
+                w = max(1.0 - d / dims, 0.0)
+            if ci >= 0:
+                degree[ci] += w
+                if cj >= 0:
+                    rows[used] = ci
+                    cols[used] = cj
+                    vals[used] = w
+                    used += 1
+                else:
+                    rhs[ci] += w * alpha[j]
+            if cj >= 0:
+                degree[cj] += w
+                if ci >= 0:
+                    rows[used] = cj
+                    cols[used] = ci
+                    vals[used] = w
+                    used += 1
+                else:
+                    rhs[cj] += w * alpha[i]
+    return used
+
+
+def knn_system(image: np.ndarray, trimap: np.ndarray, *, kernel: str = "binary", **options):
     """Reduced system (L_UU, -L_UK a_K, unknown) of the KNN Laplacian L = D - (A + A^T)."""
     import scipy.sparse
 
+    if kernel not in ("binary", "soft"):
+        raise ValueError(f"kernel must be 'binary' or 'soft', not {kernel!r}")
     flat = trimap.ravel().astype(np.float64)
-    size = flat.size
-    unknown_mask = flat == UNKNOWN
-    unknown = np.flatnonzero(unknown_mask)
-    column_of = np.full(size, -1, dtype=np.int64)
-    column_of[unknown] = np.arange(unknown.size)
-    source, target, weight = knn_edges(image, trimap, **options)
-    # Symmetric A + A^T: every directed edge counts at both of its ends.
-    a = np.concatenate([source, target])
-    b = np.concatenate([target, source])
-    w = np.concatenate([weight, weight])
-    rows = column_of[a]
-    at_unknown = rows >= 0
-    a, b, w, rows = a[at_unknown], b[at_unknown], w[at_unknown], rows[at_unknown]
-    degree = np.bincount(rows, weights=w, minlength=unknown.size)
-    columns = column_of[b]
-    inner = columns >= 0
-    rhs = np.bincount(rows[~inner], weights=w[~inner] * flat[b[~inner]], minlength=unknown.size)
-    affinity = scipy.sparse.csr_matrix((w[inner], (rows[inner], columns[inner])),
-                                       shape=(unknown.size, unknown.size))
+    unknown = np.flatnonzero(flat == UNKNOWN)
+    n = unknown.size
+    column_of = np.full(flat.size, -1, dtype=np.int64)
+    column_of[unknown] = np.arange(n)
+    sets = knn_neighbours(image, trimap, **options)
+    capacity = sum(2 * nb.size for _, nb, _ in sets)
+    rows = np.empty(capacity, dtype=np.int32)
+    cols = np.empty(capacity, dtype=np.int32)
+    vals = np.empty(capacity)
+    degree = np.zeros(n)
+    rhs = np.zeros(n)
+    used = 0
+    for queries, neighbours, features in sets:
+        used = _edge_entries(queries, neighbours, features, column_of, flat, kernel == "soft",
+                             degree, rhs, rows, cols, vals, used)
+    affinity = scipy.sparse.csr_matrix((vals[:used], (rows[:used], cols[:used])), shape=(n, n))
     matrix = (scipy.sparse.diags(degree) - affinity).tocsr()
     matrix.sum_duplicates()
     return matrix, rhs, unknown
@@ -181,7 +359,7 @@ def estimate_alpha_knn(
     n_neighbors: tuple[int, ...] = (20, 10),
     spatial_weights: tuple[float, ...] = (2.0, 0.1),
     kernel: str = "binary",
-    linear_solver: str = "auto",
+    linear_solver: str = "cg",
     tol: float = SOLVER_TOL,
 ) -> np.ndarray:
     """KNN-matting alpha of ``image`` (H x W x 3, [0, 1]) under ``trimap`` (0 / 0.5 / 1).
@@ -190,7 +368,9 @@ def estimate_alpha_knn(
     ----------
     n_neighbors, spatial_weights : neighbour count and position weight of each neighbour set.
     kernel : "binary" (weight 1) or "soft" (the paper's 1 - |X(i) - X(j)|_1 / C).
-    linear_solver, tol : see :func:`mattebox.solvers.linear.solve_spd`.
+    linear_solver, tol : see :func:`mattebox.solvers.linear.solve_spd`; the KNN Laplacian
+        is diagonally dominant and Jacobi-preconditioned CG ("cg") beats incomplete
+        Cholesky on its scattered sparsity.
 
     Examples
     --------
