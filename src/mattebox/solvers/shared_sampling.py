@@ -65,8 +65,13 @@ from ._sampling import (
 MAX_RAYS = 64
 #: Radius of the 5 x 5 windows whose colour variance gives sigma_f^2, sigma_b^2 (Section 3.3).
 VARIANCE_RADIUS = 2
+#: One half in the 32.32 fixed point of the ray positions.
+HALF = 1 << 31
 #: Confidence given to a pixel whose refined F and B both collapse onto its own colour.
 TINY_CONFIDENCE = 1e-8
+# Stages 3 and 4 run in float32 (twice the vector width, half the memory traffic); these
+# typed constants keep Numba from promoting their arithmetic to float64.
+ZERO32, ONE32, INF32 = np.float32(0.0), np.float32(1.0), np.float32(np.inf)
 
 
 @njit(cache=True, inline="always")
@@ -81,61 +86,77 @@ def _power(x, exponent, small_int):
 
 
 @njit(cache=True)
-def _first_samples(packed, y, x, step_y, step_x):
-    """Step numbers of the first foreground and background pixels on a ray from (y, x).
+def _first_samples(packed, y, x, steps, found_f, found_b, position, value, wanted):
+    """Step numbers of the first foreground and background pixel on each ray from (y, x).
 
-    Step i of the ray is pixel round((y, x) + i (step_y, step_x)); one of the steps is +-1, so
-    the ray advances one pixel along its major axis per step and skips no pixel. Pixels k
-    steps apart are at most k apart in chessboard distance, so the walk jumps by the
-    chessboard distance to the nearest pixel of a class still sought (``packed``, see
-    :func:`~mattebox.solvers._sampling.packed_class_distances`) without passing one.
-    Returns -1 for a class the ray leaves the image without meeting.
+    Step i of ray r is pixel floor((y, x) + 1/2 + i steps[r]), computed in 32.32 fixed point
+    (see :func:`_ray_steps`); one coordinate of a step is +-1, so a ray advances one pixel
+    along its major axis per step and skips no pixel. Pixels k steps apart are at most k
+    apart in chessboard distance, so a ray jumps by the chessboard distance to the nearest
+    pixel of a class it still seeks (``packed``, see
+    :func:`~mattebox.solvers._sampling.packed_class_distances`) without passing one. The rays
+    advance in turn, so that the processor overlaps their memory accesses. Writes step
+    numbers into ``found_f``, ``found_b`` (-1: the ray left the image first); ``position``,
+    ``value`` and ``wanted`` are scratch arrays of one entry per ray.
     """
     height, width = packed.shape
-    step_f = step_b = -1
-    want_f = want_b = True
-    value = packed[y, x]
-    i = 0
-    while True:
-        jump = PACKED_FAR
-        if want_f:
-            jump = min(jump, value >> 16)
-        if want_b:
-            jump = min(jump, value & 0xFFFF)
-        i += max(1, jump)
-        qy = int(math.floor(y + i * step_y + 0.5))
-        qx = int(math.floor(x + i * step_x + 0.5))
-        if qy < 0 or qy >= height or qx < 0 or qx >= width:
-            break
-        value = packed[qy, qx]
-        if want_f and (value >> 16) == 0:
-            step_f, want_f = i, False
-            if not want_b:
-                break
-        elif want_b and (value & 0xFFFF) == 0:
-            step_b, want_b = i, False
-            if not want_f:
-                break
-    return step_f, step_b
+    rays = steps.shape[0]
+    origin_y, origin_x = (y << 32) + HALF, (x << 32) + HALF
+    start = packed[y, x]
+    for r in range(rays):
+        found_f[r] = found_b[r] = -1
+        position[r] = 0
+        value[r] = start
+        wanted[r] = 3  # bit 1: foreground, bit 2: background
+    active = rays
+    while active > 0:
+        for r in range(rays):
+            want = wanted[r]
+            if want == 0:
+                continue
+            v = value[r]
+            jump = PACKED_FAR
+            if want & 1:
+                jump = min(jump, v >> 16)
+            if want & 2:
+                jump = min(jump, v & 0xFFFF)
+            i = position[r] + max(1, jump)
+            qy = (origin_y + i * steps[r, 0]) >> 32
+            qx = (origin_x + i * steps[r, 1]) >> 32
+            if qy < 0 or qy >= height or qx < 0 or qx >= width:
+                wanted[r] = 0
+                active -= 1
+                continue
+            v = packed[qy, qx]
+            if want & 1 and (v >> 16) == 0:
+                found_f[r] = i
+                want &= 2
+            elif want & 2 and (v & 0xFFFF) == 0:
+                found_b[r] = i
+                want &= 1
+            if want == 0:
+                active -= 1
+            wanted[r], value[r], position[r] = want, v, i
 
 
 @njit(cache=True, parallel=True)
 def _neighbour_differences(image):
-    """||C_q - C_p|| from every pixel p to its right, lower, lower-right and lower-left
-    neighbour q: planes E, S, SE, SW (4 x H x W; 0 where q is outside the image)."""
+    """||C_q - C_p|| from every pixel p to its right (E), lower (S), lower-right (SE) and
+    lower-left (SW) neighbour q, as float32 H x W x 4 (0 where q is outside the image): the
+    four values of a pixel share a cache line, which is what ray walks fetch."""
     height, width, _ = image.shape
-    out = np.zeros((4, height, width))
+    out = np.zeros((height, width, 4), dtype=np.float32)
     for y in prange(height):
-        for k in range(4):
-            dy = 0 if k == 0 else 1
-            dx = 1 if k == 0 or k == 2 else (0 if k == 1 else -1)
-            if y + dy >= height:
-                continue
-            for x in range(max(0, -dx), min(width, width - dx)):
+        for x in range(width):
+            for k in range(4):
+                dy = 0 if k == 0 else 1
+                dx = 1 if k == 0 or k == 2 else (0 if k == 1 else -1)
+                if y + dy >= height or x + dx < 0 or x + dx >= width:
+                    continue
                 e0 = image[y + dy, x + dx, 0] - image[y, x, 0]
                 e1 = image[y + dy, x + dx, 1] - image[y, x, 1]
                 e2 = image[y + dy, x + dx, 2] - image[y, x, 2]
-                out[k, y, x] = math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
+                out[y, x, k] = math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
     return out
 
 
@@ -145,46 +166,64 @@ def _step_difference(diffs, py, px, qy, qx):
     E, S, SE, SW, each stored at the step's upper, then left, pixel)."""
     dy, dx = qy - py, qx - px
     if dy == 0:
-        return diffs[0, py, min(px, qx)]
+        return diffs[py, min(px, qx), 0]
     if dx == 0:
-        return diffs[1, min(py, qy), px]
+        return diffs[min(py, qy), px, 1]
     if dy == dx:
-        return diffs[2, min(py, qy), min(px, qx)]
-    return diffs[3, min(py, qy), px + max(0, dx)]
+        return diffs[min(py, qy), min(px, qx), 2]
+    return diffs[min(py, qy), px + max(0, dx), 3]
 
 
-@njit(cache=True)
-def _walk_energy(diffs, y, x, step_y, step_x, start, energy, stop, bound):
-    """Continue the path energy of a ray from step ``start`` (energy so far ``energy``) to step
-    ``stop``, giving up once it reaches ``bound``. Returns (last step walked, energy).
+@njit(cache=True, inline="always")
+def _walk_energy(image, flat_diffs, y, x, step_y, step_x, offsets, start, energy, stop, bound):
+    """Continue the path energy of a ray (fixed-point steps, see :func:`_first_samples`) from
+    step ``start`` (energy so far ``energy``) to step ``stop``; returns (last step walked,
+    energy). The walk gives up, before ``stop``, once the energy of the whole path to step
+    ``stop`` is sure to reach ``bound``: the rest of the path costs at least the colour
+    difference between its ends (triangle inequality), checked every 8 steps.
 
     E_p (Eq. 3) integrates |grad I . direction| along the ray; with one pixel per step it is
-    the sum of the colour differences of consecutive ray pixels (8-neighbours).
+    the sum of the colour differences of consecutive ray pixels. A step is straight or
+    diagonal; ``offsets`` holds, for each kind, where its difference lies in the flattened
+    :func:`_neighbour_differences` relative to the step's first pixel (see
+    :func:`_walk_offsets`).
     """
+    width = image.shape[1]
+    origin_y, origin_x = (y << 32) + HALF, (x << 32) + HALF
+    straight, diagonal = offsets[0], offsets[1]
+    bounded = bound < np.inf
+    sy = (origin_y + stop * step_y) >> 32
+    sx = (origin_x + stop * step_x) >> 32
+    t0, t1, t2 = image[sy, sx, 0], image[sy, sx, 1], image[sy, sx, 2]
     i = start
-    py = int(math.floor(y + i * step_y + 0.5))
-    px = int(math.floor(x + i * step_x + 0.5))
-    while i < stop and energy < bound:
+    py = (origin_y + i * step_y) >> 32
+    px = (origin_x + i * step_x) >> 32
+    while i < stop:
+        if bounded and (i - start) % 8 == 0:
+            e0, e1, e2 = image[py, px, 0] - t0, image[py, px, 1] - t1, image[py, px, 2] - t2
+            if energy + math.sqrt(e0 * e0 + e1 * e1 + e2 * e2) >= bound:
+                break
         i += 1
-        qy = int(math.floor(y + i * step_y + 0.5))
-        qx = int(math.floor(x + i * step_x + 0.5))
-        energy += _step_difference(diffs, py, px, qy, qx)
+        qy = (origin_y + i * step_y) >> 32
+        qx = (origin_x + i * step_x) >> 32
+        energy += flat_diffs[4 * (py * width + px) + (diagonal if qy != py and qx != px else straight)]
         py, px = qy, qx
     return i, energy
 
 
 @njit(cache=True)
-def _insert_sample(pos, ray, step, dist, count, r, i, y, x, step_y, step_x):
-    """Insert the sample at step ``i`` of ray ``r`` into lists kept sorted by distance along
-    the ray (ties keep ray order); returns the new count."""
-    d = i * math.sqrt(step_y * step_y + step_x * step_x)
+def _insert_sample(pos, ray, step, dist, count, r, i, y, x, step_y, step_x, length):
+    """Insert the sample at step ``i`` of ray ``r`` (fixed-point steps, ``length`` the step
+    length in pixels) into lists kept sorted by distance along the ray (ties keep ray order);
+    returns the new count."""
+    d = i * length
     slot = count
     while slot > 0 and dist[slot - 1] > d:
         pos[slot, 0], pos[slot, 1] = pos[slot - 1, 0], pos[slot - 1, 1]
         ray[slot], step[slot], dist[slot] = ray[slot - 1], step[slot - 1], dist[slot - 1]
         slot -= 1
-    pos[slot, 0] = int(math.floor(y + i * step_y + 0.5))
-    pos[slot, 1] = int(math.floor(x + i * step_x + 0.5))
+    pos[slot, 0] = ((y << 32) + HALF + i * step_y) >> 32
+    pos[slot, 1] = ((x << 32) + HALF + i * step_x) >> 32
     ray[slot], step[slot], dist[slot] = r, i, d
     return count + 1
 
@@ -228,15 +267,17 @@ def _nearest_of_class(packed, y, x, shift):
 
 
 @njit(cache=True, parallel=True)
-def _gather(image, diffs, packed, variance, spans, step_table, exponents, int_exponents, out_f,
-            out_b, out_d, out_inv, out_var):
+def _gather(image, diffs, packed, variance, spans, step_table, step_length, walk_offsets,
+            exponents, int_exponents, out_f, out_b, out_d, out_inv, out_var, out_pf):
     """Stage 2 (Section 3.2): the best (foreground, background) pair of every unknown pixel.
 
     Writes the pair's colours into the planes ``out_f``, ``out_b`` (3 x H x W), for stage 3
     d = F - B (``out_d``) and 1 / (||d||^2 + epsilon) (``out_inv``), and the colour variances
-    of the 5 x 5 windows around the two samples (read from ``variance``) into ``out_var``.
+    of the 5 x 5 windows around the two samples (read from ``variance``) into ``out_var``,
+    and PF_p into ``out_pf`` (H x W).
     """
     height, width = packed.shape
+    flat_diffs = diffs.ravel()
     num_rays = step_table.shape[1]
     e_n, e_a, e_f, e_b = exponents[0], exponents[1], exponents[2], exponents[3]
     i_n, i_a, i_f, i_b = int_exponents[0], int_exponents[1], int_exponents[2], int_exponents[3]
@@ -253,20 +294,29 @@ def _gather(image, diffs, packed, variance, spans, step_table, exponents, int_ex
         b_dist = np.empty(num_rays + 1)
         ray_step = np.empty(num_rays, dtype=np.int64)
         ray_energy = np.empty(num_rays)
+        found_f = np.empty(num_rays, dtype=np.int64)
+        found_b = np.empty(num_rays, dtype=np.int64)
+        scratch_i = np.empty(num_rays, dtype=np.int64)
+        scratch_v = np.empty(num_rays, dtype=np.int64)
+        scratch_w = np.empty(num_rays, dtype=np.int64)
         y = spans[span, 0]
         for x in range(spans[span, 1], spans[span, 2]):
             rotation = 3 * (y % 3) + (x % 3)
             # Samples: the first foreground and background pixel of every ray, nearest first.
             nf = nb = 0
+            _first_samples(packed, y, x, step_table[rotation], found_f, found_b, scratch_i,
+                           scratch_v, scratch_w)
             for r in range(num_rays):
                 sy, sx = step_table[rotation, r, 0], step_table[rotation, r, 1]
-                step_f, step_b = _first_samples(packed, y, x, sy, sx)
+                step_f, step_b = found_f[r], found_b[r]
                 if step_f >= 0:
-                    nf = _insert_sample(f_pos, f_ray, f_step, f_dist, nf, r, step_f, y, x, sy, sx)
+                    nf = _insert_sample(f_pos, f_ray, f_step, f_dist, nf, r, step_f, y, x, sy, sx,
+                                        step_length[rotation, r])
                 if step_b >= 0:
-                    nb = _insert_sample(b_pos, b_ray, b_step, b_dist, nb, r, step_b, y, x, sy, sx)
+                    nb = _insert_sample(b_pos, b_ray, b_step, b_dist, nb, r, step_b, y, x, sy, sx,
+                                        step_length[rotation, r])
             # min E_p of each class (Eq. 5). Samples are visited nearest first and a walk
-            # stops once its energy reaches the class minimum so far: the minima are exact.
+            # stops once its energy must reach the class minimum so far: the minima are exact.
             ray_step[:] = 0
             ray_energy[:] = 0.0
             min_ef = min_eb = np.inf
@@ -279,10 +329,11 @@ def _gather(image, diffs, packed, variance, spans, step_table, exponents, int_ex
                 else:
                     r, target, bound = b_ray[done_b], b_step[done_b], min_eb
                     done_b += 1
-                if ray_step[r] < target and ray_energy[r] < bound:
+                if ray_step[r] < target:
                     ray_step[r], ray_energy[r] = _walk_energy(
-                        diffs, y, x, step_table[rotation, r, 0], step_table[rotation, r, 1],
-                        ray_step[r], ray_energy[r], target, bound)
+                        image, flat_diffs, y, x, step_table[rotation, r, 0],
+                        step_table[rotation, r, 1], walk_offsets[rotation, r], ray_step[r],
+                        ray_energy[r], target, bound)
                 if ray_step[r] == target:
                     if take_f:
                         min_ef = min(min_ef, ray_energy[r])
@@ -301,6 +352,7 @@ def _gather(image, diffs, packed, variance, spans, step_table, exponents, int_ex
                 min_eb = _segment_energy(diffs, y, x, by, bx)
             total = min_ef + min_eb
             pf = min_eb / total if total > 0.0 else 0.5  # PF_p, Eq. 5
+            out_pf[y, x] = pf
             for i in range(nf):
                 d = math.sqrt(float((f_pos[i, 0] - y) ** 2 + (f_pos[i, 1] - x) ** 2))
                 f_cost[i] = _power(d, e_f, i_f)  # D_p(f)^e_f
@@ -357,8 +409,8 @@ def _refine(planes, spans, gathered_f, gathered_b, gathered_d, gathered_inv, gat
 
     Each unknown pixel p scores the pairs gathered by the unknown pixels q of its window with
     M_p(F_q, B_q)^2 = ||C_p - B_q - alpha d_q||^2, alpha = clip((C_p - B_q) . d_q / ||d_q||^2),
-    and keeps the 3 lowest (ties: the earlier q in row-major order). ``gathered_inv`` is NaN
-    on known pixels, which excludes them. Writes F^g, B^g (planes), alpha^g, the confidence
+    and keeps the 3 lowest (ties: the earlier q in row-major order). Inputs are float32;
+    ``gathered_inv`` is NaN on known pixels, which excludes them. Writes F^g, B^g (planes), alpha^g, the confidence
     f^g and, for stage 4, f^g alpha^g (1 - alpha^g) and ||F^g - B^g||. The inner loop runs
     along a row of unknown pixels so that the compiler vectorises it.
     """
@@ -366,10 +418,12 @@ def _refine(planes, spans, gathered_f, gathered_b, gathered_d, gathered_inv, gat
     for span in prange(spans.shape[0]):
         y, x0, x1 = spans[span, 0], spans[span, 1], spans[span, 2]
         size = x1 - x0
-        best0, best1, best2 = np.full(size, np.inf), np.full(size, np.inf), np.full(size, np.inf)
-        arg0 = np.full(size, -1, dtype=np.int64)
-        arg1 = np.full(size, -1, dtype=np.int64)
-        arg2 = np.full(size, -1, dtype=np.int64)
+        best0 = np.full(size, INF32)
+        best1 = np.full(size, INF32)
+        best2 = np.full(size, INF32)
+        arg0 = np.full(size, -1, dtype=np.int32)
+        arg1 = np.full(size, -1, dtype=np.int32)
+        arg2 = np.full(size, -1, dtype=np.int32)
         for yy in range(max(0, y - radius), min(height, y + radius + 1)):
             for dx in range(-radius, radius + 1):
                 lo, hi = max(x0, -dx), min(x1, width - dx)
@@ -386,11 +440,11 @@ def _refine(planes, spans, gathered_f, gathered_b, gathered_d, gathered_inv, gat
                 first = yy * width + s1
                 for j in range(n):
                     e0, e1, e2 = pc0[j] - qb0[j], pc1[j] - qb1[j], pc2[j] - qb2[j]
-                    a = min(1.0, max(0.0, (e0 * qd0[j] + e1 * qd1[j] + e2 * qd2[j]) * qi[j]))
+                    a = min(ONE32, max(ZERO32, (e0 * qd0[j] + e1 * qd1[j] + e2 * qd2[j]) * qi[j]))
                     r0, r1, r2 = e0 - a * qd0[j], e1 - a * qd1[j], e2 - a * qd2[j]
                     c = r0 * r0 + r1 * r1 + r2 * r2
-                    c = c if qi[j] == qi[j] else np.inf  # NaN: q is not unknown
-                    q = first + j
+                    c = c if qi[j] == qi[j] else INF32  # NaN: q is not unknown
+                    q = np.int32(first + j)
                     lt0, lt1, lt2 = c < b0[j], c < b1[j], c < b2[j]
                     i2[j] = i1[j] if lt1 else (q if lt2 else i2[j])
                     b2[j] = b1[j] if lt1 else (c if lt2 else b2[j])
@@ -400,7 +454,7 @@ def _refine(planes, spans, gathered_f, gathered_b, gathered_d, gathered_inv, gat
                     b0[j] = c if lt0 else b0[j]
         for x in range(x0, x1):
             j = x - x0
-            c0, c1, c2 = planes[0, y, x], planes[1, y, x], planes[2, y, x]
+            c0, c1, c2 = float(planes[0, y, x]), float(planes[1, y, x]), float(planes[2, y, x])
             f0 = f1 = f2 = g0 = g1 = g2 = var_f = var_b = 0.0
             found = 0
             for t in range(3):
@@ -454,14 +508,15 @@ def _smooth(planes, known, spans, fg, bg, alpha, confidence, fb_weight, fb_dista
     w_q = f^g_q alpha_q (1 - alpha_q); f^l = min(1, ||F^l - B^l|| / D_FB) exp(-lambda
     M_p(F^l, B^l)); low-frequency alpha = sum W_a alpha_q / sum W_a, W_a = f^g_q G + [q known];
     alpha = f^l alpha(C_p; F^l, B^l) + (1 - f^l) low-frequency alpha. ``known`` is 1.0 on
-    known pixels and 0.0 on unknown ones.
+    known pixels and 0.0 on unknown ones. Inputs are float32 and so are the sums; the final
+    per-pixel arithmetic is float64.
     """
     height, width = known.shape
     count = offsets.shape[0]
     for span in prange(spans.shape[0]):
         y, x0, x1 = spans[span, 0], spans[span, 1], spans[span, 2]
         size = x1 - x0
-        acc = np.zeros((12, size))
+        acc = np.zeros((12, size), dtype=np.float32)
         a_p = alpha[y, x0:x1]
         for t in range(count):
             dy, dx, g = offsets[t, 0], offsets[t, 1], weights[t]
@@ -480,7 +535,7 @@ def _smooth(planes, known, spans, fg, bg, alpha, confidence, fb_weight, fb_dista
             b0, b1, b2 = bg[0, yy, s1:], bg[1, yy, s1:], bg[2, yy, s1:]
             acc0, acc1, acc2, acc3 = acc[0, s0:], acc[1, s0:], acc[2, s0:], acc[3, s0:]
             acc4, acc5, acc6, acc7 = acc[4, s0:], acc[5, s0:], acc[6, s0:], acc[7, s0:]
-            centre = 1.0 if (dy == 0 and dx == 0) else 0.0  # W_c of q = p has no |alpha| factor
+            centre = ONE32 if (dy == 0 and dx == 0) else ZERO32  # W_c of q = p: no |alpha| factor
             for j in range(n):
                 w_c = g * cq[j] * max(centre, abs(ap[j] - aq[j]))
                 w_f = w_c * aq[j]
@@ -505,22 +560,23 @@ def _smooth(planes, known, spans, fg, bg, alpha, confidence, fb_weight, fb_dista
                 acc11[j] += w_a
         for x in range(x0, x1):
             j = x - x0
-            if acc[3, j] > 0.0:
-                f0_, f1_, f2_ = acc[0, j] / acc[3, j], acc[1, j] / acc[3, j], acc[2, j] / acc[3, j]
+            sum_f, sum_b = float(acc[3, j]), float(acc[7, j])
+            if sum_f > 0.0:
+                f0_, f1_, f2_ = acc[0, j] / sum_f, acc[1, j] / sum_f, acc[2, j] / sum_f
             else:
-                f0_, f1_, f2_ = fg[0, y, x], fg[1, y, x], fg[2, y, x]
-            if acc[7, j] > 0.0:
-                b0_, b1_, b2_ = acc[4, j] / acc[7, j], acc[5, j] / acc[7, j], acc[6, j] / acc[7, j]
+                f0_, f1_, f2_ = float(fg[0, y, x]), float(fg[1, y, x]), float(fg[2, y, x])
+            if sum_b > 0.0:
+                b0_, b1_, b2_ = acc[4, j] / sum_b, acc[5, j] / sum_b, acc[6, j] / sum_b
             else:
-                b0_, b1_, b2_ = bg[0, y, x], bg[1, y, x], bg[2, y, x]
-            c0, c1, c2 = planes[0, y, x], planes[1, y, x], planes[2, y, x]
+                b0_, b1_, b2_ = float(bg[0, y, x]), float(bg[1, y, x]), float(bg[2, y, x])
+            c0, c1, c2 = float(planes[0, y, x]), float(planes[1, y, x]), float(planes[2, y, x])
             spread = math.sqrt((f0_ - b0_) ** 2 + (f1_ - b1_) ** 2 + (f2_ - b2_) ** 2)
             ratio = 1.0
             if acc[8, j] > 0.0:
-                ratio = min(1.0, spread / (acc[8, j] / acc[9, j]))
+                ratio = min(1.0, spread / (float(acc[8, j]) / float(acc[9, j])))
             distortion = math.sqrt(distortion_sq(c0, c1, c2, f0_, f1_, f2_, b0_, b1_, b2_))
             conf = ratio * math.exp(-confidence_lambda * distortion)
-            low = acc[10, j] / acc[11, j] if acc[11, j] > 0.0 else alpha[y, x]
+            low = float(acc[10, j]) / float(acc[11, j]) if acc[11, j] > 0.0 else float(alpha[y, x])
             a_l = project_alpha(c0, c1, c2, f0_, f1_, f2_, b0_, b1_, b2_)
             out_alpha[y, x] = min(1.0, max(0.0, conf * a_l + (1.0 - conf) * low))
             out_f[0, y, x], out_f[1, y, x], out_f[2, y, x] = f0_, f1_, f2_
@@ -541,13 +597,28 @@ def _smoothing_kernel(window: float) -> tuple[np.ndarray, np.ndarray]:
     return offsets, weights
 
 
-def _ray_steps(rays: int) -> np.ndarray:
-    """Per-step (dy, dx) of the k_g rays of each of the 9 pixels of a 3 x 3 window: angles
-    2 pi (j + w / 9) / k_g for ray j of window pixel w = 3 (y mod 3) + (x mod 3), scaled so
-    that the major axis advances exactly one pixel per step (Section 3.2)."""
+def _ray_steps(rays: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step (dy, dx) of the k_g rays of each of the 9 pixels of a 3 x 3 window, in 32.32
+    fixed point, and the step lengths in pixels. Ray j of window pixel w = 3 (y mod 3) +
+    (x mod 3) has angle 2 pi (j + w / 9) / k_g (Section 3.2); steps are scaled so that the
+    major axis advances exactly one pixel per step."""
     angles = (np.arange(rays)[None, :] + np.arange(9)[:, None] / 9.0) * (2.0 * math.pi / rays)
     steps = np.stack([np.sin(angles), np.cos(angles)], axis=2)
-    return steps / np.abs(steps).max(axis=2, keepdims=True)
+    steps /= np.abs(steps).max(axis=2, keepdims=True)
+    fixed = np.round(steps * float(1 << 32)).astype(np.int64)
+    return fixed, np.hypot(steps[..., 0], steps[..., 1])
+
+
+def _walk_offsets(steps: np.ndarray, width: int) -> np.ndarray:
+    """For every ray of :func:`_ray_steps`, where the colour difference of a straight and of
+    a diagonal step lies in the flattened :func:`_neighbour_differences` (H x W x 4: E, S, SE,
+    SW), relative to 4 x the flat index of the step's first pixel."""
+    sign_y, sign_x = np.sign(steps[..., 0]), np.sign(steps[..., 1])
+    x_major = np.abs(steps[..., 1]) >= np.abs(steps[..., 0])
+    up, left, right = np.minimum(0, sign_y), np.minimum(0, sign_x), np.maximum(0, sign_x)
+    straight = np.where(x_major, 4 * left, 4 * up * width + 1)
+    diagonal = np.where(sign_y == sign_x, 4 * (up * width + left) + 2, 4 * (up * width + right) + 3)
+    return np.stack([straight, diagonal], axis=-1).astype(np.int64)
 
 
 def _small_int(value: float) -> int:
@@ -561,10 +632,13 @@ def _mean_colour(image: np.ndarray, labels: np.ndarray, value: int) -> np.ndarra
 
 
 def _layers(image, labels, fg_planes=None, bg_planes=None):
-    """F and B as H x W x 3: the estimates on unknown pixels, the image on pixels of their own
-    class and that class's mean colour on pixels of the other class."""
-    fg = image.copy() if fg_planes is None else np.ascontiguousarray(fg_planes.transpose(1, 2, 0))
-    bg = image.copy() if bg_planes is None else np.ascontiguousarray(bg_planes.transpose(1, 2, 0))
+    """F and B as H x W x 3: the estimates (3 x H x W planes) on unknown pixels, the image on
+    pixels of their own class and that class's mean colour on pixels of the other class."""
+    fg, bg = image.copy(), image.copy()
+    if fg_planes is not None:
+        unknown = labels == UNKNOWN
+        fg[unknown] = fg_planes[:, unknown].T
+        bg[unknown] = bg_planes[:, unknown].T
     fg[labels == BACKGROUND] = _mean_colour(image, labels, FOREGROUND)
     bg[labels == FOREGROUND] = _mean_colour(image, labels, BACKGROUND)
     return fg, bg
@@ -593,31 +667,33 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
     height, width = labels.shape
     exps = np.asarray(exponents, dtype=np.float64)
     int_exps = np.array([_small_int(e) for e in exps], dtype=np.int64)
-    gathered_f = np.empty((3, height, width))
-    gathered_b = np.empty((3, height, width))
-    gathered_d = np.empty((3, height, width))
-    gathered_inv = np.full((height, width), np.nan)
-    gathered_var = np.empty((2, height, width))
+    gathered_f = np.empty((3, height, width), dtype=np.float32)
+    gathered_b = np.empty((3, height, width), dtype=np.float32)
+    gathered_d = np.empty((3, height, width), dtype=np.float32)
+    gathered_inv = np.full((height, width), np.nan, dtype=np.float32)
+    gathered_var = np.empty((2, height, width), dtype=np.float32)
     variance = boundary_colour_variance(image, labels, VARIANCE_RADIUS)
+    steps, step_length = _ray_steps(rays)
     _gather(image, _neighbour_differences(image), packed_class_distances(labels), variance, spans,
-            _ray_steps(rays), exps, int_exps, gathered_f, gathered_b, gathered_d, gathered_inv,
-            gathered_var)
+            steps, step_length, _walk_offsets(steps, width), exps, int_exps, gathered_f,
+            gathered_b, gathered_d, gathered_inv, gathered_var,
+            np.empty((height, width), dtype=np.float32))
 
-    planes = np.ascontiguousarray(image.transpose(2, 0, 1))
+    planes = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
     fg, bg = planes.copy(), planes.copy()
-    refined_alpha = alpha.copy()
-    confidence = np.ones((height, width))
-    fb_weight = np.zeros((height, width))
-    fb_distance = np.zeros((height, width))
+    refined_alpha = alpha.astype(np.float32)
+    confidence = np.ones((height, width), dtype=np.float32)
+    fb_weight = np.zeros((height, width), dtype=np.float32)
+    fb_distance = np.zeros((height, width), dtype=np.float32)
     _refine(planes, spans, gathered_f, gathered_b, gathered_d, gathered_inv, gathered_var,
             int(refinement_radius), float(confidence_lambda), fg, bg, refined_alpha, confidence,
             fb_weight, fb_distance)
 
     offsets, weights = _smoothing_kernel(float(smoothing_window))
     out_f, out_b = fg.copy(), bg.copy()
-    known = (labels != UNKNOWN).astype(np.float64)
+    known = (labels != UNKNOWN).astype(np.float32)
     _smooth(planes, known, spans, fg, bg, refined_alpha, confidence, fb_weight, fb_distance,
-            offsets, weights, float(confidence_lambda), alpha, out_f, out_b)
+            offsets, weights.astype(np.float32), float(confidence_lambda), alpha, out_f, out_b)
     if not layers:
         return alpha, None, None
     return (alpha, *_layers(image, labels, out_f, out_b))

@@ -1,0 +1,366 @@
+"""Shared matting (``sm``): accuracy on synthetic composites, the paper's mechanics on cases
+small enough to check by hand, edge cases and determinism."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from conftest import make_composite
+from mattebox.errors import InputError
+from mattebox.registry import get_method
+from mattebox.solvers import shared_sampling as sm
+from mattebox.solvers._sampling import (
+    BACKGROUND,
+    FOREGROUND,
+    UNKNOWN,
+    boundary_colour_variance,
+    chessboard_distance,
+    distortion_sq,
+    expand_known_regions,
+    label_spans,
+    packed_class_distances,
+    project_alpha,
+    trimap_labels,
+)
+from mattebox.solvers.shared_sampling import estimate_alpha_sm
+
+
+def two_tone(height: int, width: int, split: int, band: tuple[int, int], mix: float = 0.3):
+    """Black left of ``split``, white right of it, a column of grey ``mix`` at ``split`` and
+    the columns ``band`` unknown."""
+    image = np.zeros((height, width, 3))
+    image[:, split + 1 :] = 1.0
+    image[:, split] = mix
+    trimap = np.zeros((height, width))
+    trimap[:, split:] = 1.0
+    trimap[:, band[0] : band[1]] = 0.5
+    return image, trimap
+
+
+# --- accuracy ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_recovers_known_alpha_of_a_synthetic_composite(seed):
+    image, alpha, _, _, trimap = make_composite(48, 64, seed)
+    unknown = trimap == 0.5
+    error = np.abs(estimate_alpha_sm(image, trimap) - alpha)[unknown]
+    # Measured: mean 0.013, max 0.10-0.14; a flat 0.5 would be off by 0.34 on average.
+    assert error.mean() < 0.025
+    assert error.max() < 0.25
+
+
+def test_foreground_and_background_close_to_truth_where_alpha_is_fractional():
+    image, alpha, fg, bg, trimap = make_composite(48, 64, 0)
+    est_alpha, est_fg, est_bg = estimate_alpha_sm(image, trimap, return_foreground_background=True)
+    mixed = (trimap == 0.5) & (alpha > 0.1) & (alpha < 0.9)
+    assert mixed.sum() > 300
+    # Measured: 0.026 (F) and 0.013 (B); the composite itself is 0.2 (F) and 0.3 (B) away.
+    assert np.abs(est_fg - fg)[mixed].mean() < 0.05
+    assert np.abs(est_bg - bg)[mixed].mean() < 0.05
+    assert np.abs(image - fg)[mixed].mean() > 0.15
+    assert est_fg.shape == est_bg.shape == image.shape
+
+
+def test_one_pixel_band_takes_the_mix_of_its_neighbours():
+    # Grey 0.5 between black and white. The 5 x 5 windows around the samples straddle the
+    # edge (colour variance 3 x 0.16 = 0.48), but grey is 0.75 from either: no replacement.
+    image, trimap = two_tone(9, 12, 6, (6, 7), mix=0.5)
+    alpha = estimate_alpha_sm(image, trimap)
+    np.testing.assert_allclose(alpha[:, 6], 0.5, atol=1e-6)
+    np.testing.assert_array_equal(alpha[:, :6], 0.0)
+    np.testing.assert_array_equal(alpha[:, 7:], 1.0)
+
+
+def test_refinement_takes_c_p_when_it_lies_within_a_samples_colour_spread():
+    # Section 3.3: B^g = C_p when ||C_p - B^||^2 <= sigma_b^2. Grey 0.3 is 3 x 0.09 = 0.27 from
+    # black, inside the spread of the black sample's window (3 x 0.150 = 0.45), so the pixel
+    # is explained as background: alpha 0 (a plain projection would give 0.3).
+    image, trimap = two_tone(9, 12, 6, (6, 7), mix=0.3)
+    np.testing.assert_allclose(estimate_alpha_sm(image, trimap)[:, 6], 0.0, atol=1e-6)
+
+
+def test_wide_band_between_flat_colours():
+    # The expansion (k_i = 10) labels the flat black and white parts of the band; the grey
+    # column between them is the only pixel left to solve.
+    image, trimap = two_tone(16, 30, 15, (5, 25), mix=0.5)
+    labels = expand_known_regions(image, trimap_labels(trimap), 10, 5 / 256)
+    assert (labels == UNKNOWN).sum() == 16 and (labels[:, 15] == UNKNOWN).all()
+    alpha = estimate_alpha_sm(image, trimap)
+    np.testing.assert_array_equal(alpha[:, :15], 0.0)
+    np.testing.assert_array_equal(alpha[:, 16:], 1.0)
+    np.testing.assert_allclose(alpha[:, 15], 0.5, atol=1e-6)
+
+
+# --- edge cases ------------------------------------------------------------------------------
+
+
+def test_no_unknown_pixels_returns_the_trimap():
+    image, _, _, _, trimap = make_composite(20, 24, 0)
+    known = np.where(trimap == 0.5, 1.0, trimap)
+    alpha, fg, bg = estimate_alpha_sm(image, known, return_foreground_background=True)
+    np.testing.assert_array_equal(alpha, known)
+    np.testing.assert_array_equal(fg[known == 1], image[known == 1])
+    np.testing.assert_array_equal(bg[known == 0], image[known == 0])
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (1, 7), (7, 1), (2, 2)])
+def test_tiny_images(shape):
+    height, width = shape
+    image = np.zeros((height, width, 3))
+    trimap = np.full(shape, 0.5)
+    trimap.flat[0], trimap.flat[-1] = 0.0, 1.0
+    image.reshape(-1, 3)[-1] = 1.0
+    image.reshape(-1, 3)[1:-1] = 0.5
+    alpha = estimate_alpha_sm(image, trimap)
+    assert alpha.shape == shape
+    assert alpha.flat[0] == 0.0 and alpha.flat[-1] == 1.0
+    np.testing.assert_allclose(alpha.ravel()[1:-1], 0.5, atol=1e-6)
+
+
+def test_unknown_region_that_rays_cannot_connect_to_the_foreground():
+    # Blue background, a single red foreground pixel in a corner, an unknown block that is
+    # red on its left half and blue on its right half. Most rays miss the lone red pixel, so
+    # pixels fall back on the nearest foreground pixel; red must still come out opaque.
+    image = np.zeros((40, 40, 3))
+    image[..., 2] = 1.0
+    image[0, 0] = (1.0, 0.0, 0.0)
+    image[15:25, 15:20] = (1.0, 0.0, 0.0)
+    trimap = np.zeros((40, 40))
+    trimap[0, 0] = 1.0
+    trimap[15:25, 15:25] = 0.5
+    alpha = estimate_alpha_sm(image, trimap)
+    np.testing.assert_allclose(alpha[15:25, 15:20], 1.0, atol=0.02)
+    np.testing.assert_allclose(alpha[15:25, 20:25], 0.0, atol=0.02)
+
+
+@pytest.mark.parametrize("present, expected", [(0.0, 0.0), (1.0, 1.0)])
+def test_trimap_with_a_single_known_class(present, expected):
+    image = np.random.default_rng(0).random((10, 12, 3))
+    trimap = np.full((10, 12), 0.5)
+    trimap[:, :3] = present
+    alpha, fg, bg = estimate_alpha_sm(image, trimap, return_foreground_background=True)
+    np.testing.assert_array_equal(alpha[:, 3:], expected)
+    assert np.isfinite(fg).all() and np.isfinite(bg).all()
+
+
+def test_trimap_without_known_pixels_gives_one_half():
+    alpha = estimate_alpha_sm(np.zeros((5, 6, 3)), np.full((5, 6), 0.5))
+    np.testing.assert_array_equal(alpha, 0.5)
+
+
+def test_bad_input_says_what_is_wrong():
+    image, _, _, _, trimap = make_composite(20, 24, 0)
+    with pytest.raises(InputError, match="same size"):
+        estimate_alpha_sm(image, trimap[:10])
+    with pytest.raises(InputError, match="rays"):
+        estimate_alpha_sm(image, trimap, rays=0)
+    with pytest.raises(InputError, match="exponents"):
+        estimate_alpha_sm(image, trimap, exponents=(3.0, 2.0, 1.0))
+    with pytest.raises(InputError, match="unknown option"):
+        get_method("sm").fn(image, trimap, radius=3)
+
+
+# --- determinism and registry ----------------------------------------------------------------
+
+
+def test_deterministic_across_calls_and_thread_counts():
+    import numba
+
+    image, _, _, _, trimap = make_composite(48, 64, 3)
+    first = estimate_alpha_sm(image, trimap, return_foreground_background=True)
+    second = estimate_alpha_sm(image, trimap, return_foreground_background=True)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        single = estimate_alpha_sm(image, trimap, return_foreground_background=True)
+    finally:
+        numba.set_num_threads(threads)
+    for a, b, c in zip(first, second, single):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_registered_as_sm_with_aliases_and_foreground():
+    spec = get_method("sm")
+    assert get_method("shared") is spec and get_method("shared-matting") is spec
+    assert spec.needs == "trimap" and spec.provides_foreground
+    image, _, fg, _, trimap = make_composite(24, 32, 0)
+    alpha, est_fg = spec.fn(image, trimap, return_foreground=True)
+    np.testing.assert_array_equal(alpha, estimate_alpha_sm(image, trimap))
+    assert est_fg.shape == image.shape
+    np.testing.assert_array_equal(spec.fn(image, trimap), alpha)
+
+
+# --- the paper's mechanics -------------------------------------------------------------------
+
+
+def test_projection_and_chromatic_distortion():
+    # C halfway between F and B, then pushed off the line by 0.1 in the third channel.
+    assert project_alpha(0.5, 0.5, 0.1, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0) == pytest.approx(0.5)
+    assert distortion_sq(0.5, 0.5, 0.1, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0) == pytest.approx(0.01)
+    # Beyond F: alpha clips to 1 and the distortion is the distance to F.
+    assert project_alpha(2.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0) == 1.0
+    assert distortion_sq(2.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0) == pytest.approx(1.0)
+
+
+def test_expansion_of_known_regions_uses_k_i_and_k_c():
+    # Section 3.1: k_i = 10 pixels, k_c = 5 / 256.
+    image = np.zeros((1, 30, 3))
+    labels = np.full((1, 30), UNKNOWN, dtype=np.uint8)
+    labels[0, 0] = FOREGROUND
+    image[0, 10, 0] = 4.9 / 256  # 10 pixels away, close colour: joins the foreground
+    image[0, 11] = 0.0  # 11 pixels away: too far
+    image[0, 5, 1] = 5.1 / 256  # near but too different
+    image[0, 6:10] = 1.0
+    image[0, 1:5] = 1.0
+    expanded = expand_known_regions(image, labels, 10, 5 / 256)
+    assert expanded[0, 10] == FOREGROUND
+    assert expanded[0, 11] == UNKNOWN
+    assert expanded[0, 5] == UNKNOWN
+    np.testing.assert_array_equal(expand_known_regions(image, labels, 0, 0), labels)
+
+
+def test_expansion_takes_the_nearest_qualifying_label():
+    image = np.zeros((1, 9, 3))
+    labels = np.full((1, 9), UNKNOWN, dtype=np.uint8)
+    labels[0, 0], labels[0, 8] = BACKGROUND, FOREGROUND
+    expanded = expand_known_regions(image, labels, 10, 5 / 256)
+    assert list(expanded[0, 1:4]) == [BACKGROUND] * 3
+    assert list(expanded[0, 5:8]) == [FOREGROUND] * 3
+    assert expanded[0, 4] == BACKGROUND  # equidistant: the first offset in (dy, dx) order
+
+
+def test_chessboard_distance_matches_brute_force():
+    labels = (np.random.default_rng(1).random((13, 17)) < 0.08).astype(np.uint8)
+    dist = chessboard_distance(labels, 1)
+    ys, xs = np.nonzero(labels == 1)
+    yy, xx = np.mgrid[0:13, 0:17]
+    brute = np.min(np.maximum(np.abs(yy[..., None] - ys), np.abs(xx[..., None] - xs)), axis=-1)
+    np.testing.assert_array_equal(dist, brute)
+
+
+def test_rays_cover_nine_times_k_g_directions_one_pixel_per_major_step():
+    steps, lengths = sm._ray_steps(4)
+    assert steps.shape == (9, 4, 2)
+    unit = steps / float(1 << 32)
+    np.testing.assert_allclose(np.abs(unit).max(axis=2), 1.0)
+    angles = np.round(np.degrees(np.arctan2(unit[..., 0], unit[..., 1])) % 360, 6)
+    assert len(np.unique(angles)) == 36  # rotated by 90 / 9 degrees across the 3 x 3 window
+    np.testing.assert_allclose(lengths, np.hypot(unit[..., 0], unit[..., 1]))
+
+
+def test_label_spans_cover_each_unknown_pixel_once():
+    labels = np.array([[2, 2, 0, 2], [0, 0, 0, 0], [2, 1, 2, 2]], dtype=np.uint8)
+    spans = label_spans(labels, UNKNOWN)
+    assert spans.tolist() == [[0, 0, 2, 0], [0, 3, 4, 2], [2, 0, 1, 3], [2, 2, 4, 4]]
+
+
+def reference_gather(image, labels, rays=4, exponents=(3, 2, 1, 4)):
+    """Stage 2 without any pruning: every ray walked to the image border, E_p summed step by
+    step, all pairs scored in full. Returns PF_p and the chosen F and B colours per unknown
+    pixel."""
+    height, width = labels.shape
+    steps, lengths = sm._ray_steps(rays)
+    diffs = sm._neighbour_differences(image).astype(np.float64)
+
+    def colour_step(py, px, qy, qx):
+        dy, dx = qy - py, qx - px
+        if dy == 0:
+            return diffs[py, min(px, qx), 0]
+        if dx == 0:
+            return diffs[min(py, qy), px, 1]
+        if dy == dx:
+            return diffs[min(py, qy), min(px, qx), 2]
+        return diffs[min(py, qy), px + max(0, dx), 3]
+
+    def power(x, n):
+        out = 1.0
+        for _ in range(n):
+            out *= x
+        return out
+
+    chosen = {}
+    for y, x in zip(*np.nonzero(labels == UNKNOWN)):
+        y, x = int(y), int(x)
+        rotation = 3 * (y % 3) + (x % 3)
+        samples = {FOREGROUND: [], BACKGROUND: []}
+        for r in range(rays):
+            sy, sx = int(steps[rotation, r, 0]), int(steps[rotation, r, 1])
+            energy, py, px, i, seen = 0.0, y, x, 0, set()
+            while True:
+                i += 1
+                qy = ((y << 32) + (1 << 31) + i * sy) >> 32
+                qx = ((x << 32) + (1 << 31) + i * sx) >> 32
+                if not (0 <= qy < height and 0 <= qx < width):
+                    break
+                energy += colour_step(py, px, qy, qx)
+                py, px = qy, qx
+                label = int(labels[qy, qx])
+                if label != UNKNOWN and label not in seen:
+                    seen.add(label)
+                    samples[label].append((i * lengths[rotation, r], r, qy, qx, energy))
+        assert samples[FOREGROUND] and samples[BACKGROUND]  # the test image guarantees it
+        fs, bs = sorted(samples[FOREGROUND]), sorted(samples[BACKGROUND])
+        min_f, min_b = min(s[4] for s in fs), min(s[4] for s in bs)
+        pf = min_b / (min_f + min_b) if min_f + min_b > 0 else 0.5
+        c = image[y, x]
+        best, pair = np.inf, None
+        for f in fs:
+            fc = image[f[2], f[3]]
+            for b in bs:
+                bc = image[b[2], b[3]]
+                a = project_alpha(*c, *fc, *bc)
+                rest = power(pf + (1 - 2 * pf) * a, exponents[1])
+                rest *= power(math.sqrt((f[2] - y) ** 2 + (f[3] - x) ** 2), exponents[2])
+                rest *= power(math.sqrt((b[2] - y) ** 2 + (b[3] - x) ** 2), exponents[3])
+                n_p = distortion_sq(*c, *fc, *bc)
+                for yy in range(max(0, y - 1), min(height, y + 2)):
+                    for xx in range(max(0, x - 1), min(width, x + 2)):
+                        if (yy, xx) != (y, x):
+                            n_p += distortion_sq(*image[yy, xx], *fc, *bc)
+                g = power(n_p, exponents[0]) * rest
+                if g < best:
+                    best, pair = g, (fc, bc)
+        chosen[y, x] = (pf, *pair)
+    return chosen
+
+
+def test_gathering_matches_an_unpruned_reference():
+    # The jumps, nearest-first walks and early exits of _gather must not change its choice.
+    # Foreground on the top and left border, background on the bottom and right: of 4 rays
+    # 90 degrees apart one leaves through each pair of sides, so every pixel meets both.
+    # Smooth colours crossed by sharp lines: for about one class in six the nearest sample is
+    # not the one with the least path energy, which exercises the walks' early exits.
+    from scipy import ndimage
+
+    rng = np.random.default_rng(7)
+    height, width = 28, 30
+    image = ndimage.gaussian_filter(rng.random((height, width, 3)), (3, 3, 0)) * 0.5
+    image[:, 9], image[14, :] = 1.0, 0.9
+    image[np.arange(height), np.minimum(np.arange(height) + 5, width - 1)] = 0.0
+    trimap = np.full((height, width), 0.5)
+    trimap[0, :], trimap[:, 0] = 1.0, 1.0
+    trimap[-1, :], trimap[:, -1] = 0.0, 0.0
+    trimap[10:14, 4:7] = 1.0
+    trimap[18:23, 20:25] = 0.0
+    labels = trimap_labels(trimap)
+    spans = label_spans(labels, UNKNOWN)
+    steps, lengths = sm._ray_steps(4)
+    out = [np.empty((3, height, width), np.float32) for _ in range(3)]
+    inv = np.full((height, width), np.nan, np.float32)
+    var = np.empty((2, height, width), np.float32)
+    pf = np.full((height, width), np.nan, np.float32)
+    sm._gather(image, sm._neighbour_differences(image), packed_class_distances(labels),
+               boundary_colour_variance(image, labels, 2), spans, steps, lengths,
+               sm._walk_offsets(steps, width), np.array([3.0, 2, 1, 4]), np.array([3, 2, 1, 4]),
+               out[0], out[1], out[2], inv, var, pf)
+    reference = reference_gather(image, labels)
+    assert len(reference) == (labels == UNKNOWN).sum()
+    for (y, x), (ref_pf, fc, bc) in reference.items():
+        assert pf[y, x] == np.float32(ref_pf)
+        np.testing.assert_array_equal(out[0][:, y, x], fc.astype(np.float32))
+        np.testing.assert_array_equal(out[1][:, y, x], bc.astype(np.float32))
