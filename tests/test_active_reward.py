@@ -94,10 +94,12 @@ def test_degenerate_trimaps_have_a_defined_matte():
     image = np.zeros((6, 6, 3))
     trimap = np.full((6, 6), 0.5)
     assert np.all(solve_matte(image, trimap, never) == 0.5)
-    trimap[0, 0] = 0.0
-    assert np.all(solve_matte(image, trimap, never) == 0.0)
+    trimap[0, 0] = 0.0  # background only: the unknown pixels stay 0.5
+    matte = solve_matte(image, trimap, never)
+    assert matte[0, 0] == 0.0 and np.all(matte.ravel()[1:] == 0.5)
     trimap[0, 0] = 1.0
-    assert np.all(solve_matte(image, trimap, never) == 1.0)
+    matte = solve_matte(image, trimap, never)
+    assert matte[0, 0] == 1.0 and np.all(matte.ravel()[1:] == 0.5)
 
 
 def test_corner_and_location_are_inverse_and_clamped():
@@ -124,7 +126,7 @@ def test_skipped_step_changes_nothing_and_answered_step_lowers_error():
     assert skipped.answer == "skip" and skipped.rmse == pytest.approx(0.5)
     assert np.all(env.trimap == 0.5)
     assert env.step((0.0, -1.0)).answer == "bg"
-    assert env.rmse == pytest.approx(np.sqrt(0.5))  # background only: the matte is all 0
+    assert env.rmse == pytest.approx(0.5 * np.sqrt(1 - 100 / 1600))  # only the region is known
     assert env.step((0.0, 1.0)).answer == "fg"
     assert env.rmse == 0.0
     assert [s.answer for s in env.history] == ["skip", "bg", "fg"]

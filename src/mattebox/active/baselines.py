@@ -5,9 +5,9 @@ Every strategy here, like :class:`mattebox.active.policy.LearnedStrategy`, has
 
 * B1 :class:`IdealStrategy`, the ideal sequence: at each step, the region whose answer lowers
   the RMSE most. The paper searches every region ("a few hours per image"); we search the
-  corners of a grid with ``stride`` pixels (default 10 at 400 x 400, half a region), only
-  regions the oracle can answer and that are not already labelled, and evaluate the
-  candidates' solver calls in a process pool of ``workers`` processes (1: in-process).
+  corners of a grid with ``stride`` pixels, only regions the oracle can answer and that are
+  not already labelled, optionally on a shrunk copy of the image (``search_size``), and can
+  evaluate the candidates' solver calls in a process pool of ``workers`` processes.
 * B2 :class:`RegionCNN`: a CNN that outputs N region centres at once (an image -> features ->
   fully connected -> 2N), trained by regression on the first N regions of ideal sequences;
   one network per N, as the paper trains seven.
@@ -167,16 +167,20 @@ class IdealStrategy:
 
     ``stride``: grid step of the candidate corners in pixels. ``workers`` > 1 evaluates the
     candidates in a process pool (the solver must then be given by its registered name).
+    ``search_size``: search on a copy of the image shrunk to this side (regions and stride
+    shrink with it) and scale the chosen corner back; None searches at the environment's size.
     ``last_errors`` keeps the candidates' errors of the latest search (for heat maps).
     """
 
     stride: int = 10
     workers: int = 1
+    search_size: int | None = None
     name: str = "ideal"
     last_errors: dict = field(default_factory=dict, repr=False)
 
     def reset(self, image: np.ndarray) -> None:
         self._pool = None
+        self._shadow = None
 
     def candidates(self, env: ActiveEnvironment) -> list[tuple[int, int, str]]:
         """Answerable regions on the grid that would change the trimap."""
@@ -210,16 +214,40 @@ class IdealStrategy:
             errors[i::self.workers] = chunk_errors
         return errors
 
+    def _search_env(self, env: ActiveEnvironment) -> tuple[ActiveEnvironment, float]:
+        """The environment to search in (a shrunk copy mirroring ``env``'s answers) and its scale."""
+        if self.search_size is None or self.search_size >= min(env.shape):
+            return env, 1.0
+        from .environment import resize_alpha, resize_image
+
+        scale = self.search_size / env.shape[0]
+        if getattr(self, "_shadow", None) is None:
+            size = max(1, int(round(env.region_size * scale)))
+            self._shadow = ActiveEnvironment(resize_image(env.image, self.search_size), env.solver,
+                                             resize_alpha(env.alpha, self.search_size), size, env.tolerance)
+        shadow = self._shadow
+        shadow.trimap = np.full(shadow.shape, 0.5)
+        for step in env.history:
+            if step.answer != "skip":
+                top, left = int(round(step.top * scale)), int(round(step.left * scale))
+                shadow.trimap[top:top + shadow.region_size, left:left + shadow.region_size] = (
+                    FOREGROUND if step.answer == "fg" else BACKGROUND)
+        return shadow, scale
+
     def suggest(self, env: ActiveEnvironment) -> tuple[int, int]:
         if env.alpha is None:
             raise InputError("the ideal sequence needs the ground-truth alpha (an oracle)")
-        candidates = self.candidates(env)
+        search, scale = self._search_env(env)
+        candidates = self.candidates(search)
         if not candidates:  # nothing answerable is left: any corner (it will be skipped)
             return 0, 0
-        errors = self._errors(env, candidates)
+        errors = self._errors(search, candidates)
         self.last_errors = {(t, l): e for (t, l, _), e in zip(candidates, errors)}
-        best = int(np.argmin(errors))
-        return candidates[best][0], candidates[best][1]
+        top, left, _ = candidates[int(np.argmin(errors))]
+        if scale == 1.0:
+            return top, left
+        limit_y, limit_x = env.shape[0] - env.region_size, env.shape[1] - env.region_size
+        return min(int(round(top / scale)), limit_y), min(int(round(left / scale)), limit_x)
 
     def observe(self, env: ActiveEnvironment, step) -> None:
         pass
@@ -316,6 +344,7 @@ class RegionCNNStrategy:
 
         with torch.inference_mode():
             self.locations = self.net(image_tensor(image, self.net.config.image_size))[0].tolist()
+        self.locations = self.locations[:getattr(self.net, "n_used", len(self.locations))]
         self.done = 0
 
     def suggest(self, env: ActiveEnvironment) -> tuple[int, int]:
@@ -329,3 +358,111 @@ class RegionCNNStrategy:
 def ideal_locations(steps: list, shape: Sequence[int], size: int) -> np.ndarray:
     """Normalised (y, x) locations of committed steps (targets for :func:`train_region_cnn`)."""
     return np.array([location_for(s.top, s.left, shape, size) for s in steps], dtype=np.float32)
+
+
+def default_region_cnn_weights():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1] / "weights" / "active_region_cnn.pt"
+
+
+def load_region_cnn(n: int, path=None):
+    """The Region-CNN giving ``n`` regions from a weights file of :func:`save_region_cnns`.
+
+    A file holds one network per N; asking for an N it lacks uses the next larger network's
+    first ``n`` regions (they were trained on the first N ideal regions, so their first n
+    approximate the first n).
+    """
+    from pathlib import Path
+
+    import torch
+
+    from .policy import PolicyConfig
+
+    path = Path(path) if path is not None else default_region_cnn_weights()
+    if not path.is_file():
+        raise InputError(f"no Region-CNN weights at {path}; train them with "
+                         "`python -m mattebox.active.baselines --out FILE` or choose another policy")
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    sizes = sorted(int(k) for k in payload["nets"])
+    larger = [k for k in sizes if k >= n]
+    pick = larger[0] if larger else sizes[-1]
+    net = build_region_cnn(pick, PolicyConfig.from_dict(payload["policy_config"]))
+    net.load_state_dict(payload["nets"][str(pick)])
+    net.eval()
+    if pick != n:
+        net.n_used = n
+    return net
+
+
+def save_region_cnns(nets: dict, path, extra: dict | None = None):
+    from pathlib import Path
+
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = next(iter(nets.values())).config.to_dict()
+    torch.save({"policy_config": config, "nets": {str(k): v.state_dict() for k, v in nets.items()},
+                **(extra or {})}, path)
+    return path
+
+
+def ideal_training_sequences(count: int, seed: int, work_size: int, stride: int, steps: int,
+                             solver: str, cache_dir, log=print) -> tuple[np.ndarray, np.ndarray]:
+    """B1 sequences on ``count`` training scenes at ``work_size`` (cached per scene as JSON):
+    the scenes (count x H x W x 3) and the normalised ideal locations (count x steps x 2)."""
+    import json
+    from pathlib import Path
+
+    from .environment import region_size_for, resize_alpha, resize_image
+    from .scenes import scene_pool
+
+    images, alphas = scene_pool(count, seed, cache_dir=cache_dir, log=log)
+    region = region_size_for(work_size)
+    path = Path(cache_dir) / f"ideal_{count}_{seed}_{work_size}_{stride}_{steps}_{solver}.json"
+    done = json.loads(path.read_text()) if path.is_file() else {}
+    small = np.stack([resize_image(i, work_size) for i in images])
+    for i in range(count):
+        if str(i) in done:
+            continue
+        env = ActiveEnvironment(small[i], solver, resize_alpha(alphas[i], work_size), region)
+        sequence = ideal_sequence(env, steps, stride=stride)
+        done[str(i)] = ideal_locations(sequence, env.shape, region).tolist()
+        path.write_text(json.dumps(done))
+        log(f"ideal sequence {i + 1}/{count}: RMSE {env.rmse:.4f} after {steps}")
+    return small, np.array([done[str(i)] for i in range(count)], dtype=np.float32)
+
+
+def main(argv=None) -> int:
+    """Train the Region-CNNs of B2 and write them to one weights file."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m mattebox.active.baselines", description=main.__doc__)
+    parser.add_argument("--out", required=True, help="weights file to write")
+    parser.add_argument("--scenes", type=int, default=32, help="training scenes with ideal sequences")
+    parser.add_argument("--seed", type=int, default=0, help="first training scene")
+    parser.add_argument("--work-size", type=int, default=100, help="where the ideal search runs")
+    parser.add_argument("--stride", type=int, default=10, help="ideal search grid stride (work pixels)")
+    parser.add_argument("--sizes", default="1,5,10,15,20", help="the N of each Region-CNN")
+    parser.add_argument("--solver", default="sm")
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--cache", default="runs/active_cache")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    images, targets = ideal_training_sequences(args.scenes, args.seed, args.work_size, args.stride,
+                                               max(sizes), args.solver, args.cache)
+    nets = {n: train_region_cnn(images, targets, n, epochs=args.epochs, seed=n) for n in sizes}
+    command = "python -m mattebox.active.baselines " + " ".join(sys.argv[1:] if argv is None else argv)
+    save_region_cnns(nets, args.out, {"train_command": command, "scenes": args.scenes,
+                                      "work_size": args.work_size, "stride": args.stride})
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -17,10 +17,12 @@ Conventions of this module (where the paper is silent we say what we chose):
   alpha >= 1 - tolerance, "bg" when every pixel has alpha <= tolerance, otherwise "skip".
   ``tolerance`` is half an 8-bit step (0.5 / 255), because resizing an 8-bit matte leaves
   plateau values like 0.99999999 that a person would call opaque.
-* Degenerate trimaps (no matte solver can work without both layers): with no labelled pixel at
-  all the matte is 0.5 everywhere (nothing is known; 0.5 minimises the worst-case error); with
-  background only it is 0 everywhere, with foreground only 1 everywhere. Labelled pixels always
-  keep their label.
+* Degenerate trimaps: a matte solver needs both layers, so until the answers include at least
+  one foreground and one background region the unknown pixels stay at 0.5 ("not known yet",
+  the value with the least worst-case error) and only the answered pixels take their label.
+  The first region that completes both layers then earns the solver's whole improvement,
+  rather than an arbitrary all-0 or all-1 matte being scored (which, in our first training
+  runs, taught the policy to answer background forever).
 """
 
 from __future__ import annotations
@@ -96,8 +98,7 @@ def solve_matte(image: np.ndarray, trimap: np.ndarray, solver: Solver) -> np.nda
         alpha[trimap == FOREGROUND] = 1.0
         alpha[trimap == BACKGROUND] = 0.0
         return alpha
-    fill = 1.0 if has_fg else 0.0 if has_bg else 0.5
-    alpha = np.full(trimap.shape, fill)
+    alpha = np.full(trimap.shape, 0.5)
     alpha[trimap == FOREGROUND] = 1.0
     alpha[trimap == BACKGROUND] = 0.0
     return alpha

@@ -15,6 +15,9 @@ Four networks (Fig. 2):
 * Joint encoding net, g_i = f_jEnc(l_i, alpha_i): a small VGG-style stack on the 75 x 75 patch
   of the current matte centred on l_i, concatenated with l_i, then fully connected to 1000-d
   (the paper gives the input and output only; the layers are our choice).
+* g0 and g_i pass through a layer normalisation before the LSTM (our addition): without it
+  the policy gradient inflated g0 until every LSTM gate saturated and v stopped depending on
+  the image (seen in our first run: gate pre-activations of +-13, v equal for all images).
 * Baseline net, b_i = f_base(v_i): a linear layer (Eq. 6). It reads v_i detached, so its
   regression loss trains only itself and never shapes the policy's state (our choice).
 
@@ -214,6 +217,8 @@ class ActivePolicy(nn.Module):
         self.config = config
         self.extract = FeatureExtractionNet(config)
         self.encode = JointEncodingNet(config)
+        self.norm_g0 = nn.LayerNorm(config.feature_dim)
+        self.norm_g = nn.LayerNorm(config.feature_dim)
         self.rnn = nn.LSTMCell(config.feature_dim, config.hidden_size)
         self.locate = nn.Linear(config.hidden_size, 2)
         self.baseline = nn.Linear(config.hidden_size, 1)
@@ -237,7 +242,7 @@ class ActivePolicy(nn.Module):
 
     def begin(self, images: torch.Tensor) -> PolicyState:
         """Feature extraction and the first LSTM step on g0; the state's v gives l_1."""
-        g0 = self.extract(images)
+        g0 = self.norm_g0(self.extract(images))
         zeros = g0.new_zeros(g0.shape[0], self.config.hidden_size)
         h, c = self.rnn(g0, (zeros, zeros))
         return PolicyState(h, c)
@@ -249,7 +254,7 @@ class ActivePolicy(nn.Module):
     def observe(self, state: PolicyState, locations: torch.Tensor, mattes: torch.Tensor) -> PolicyState:
         """One LSTM step on g_i = f_jEnc(l_i, alpha_i); ``mattes`` B x 1 x H x W in [0, 1]."""
         patches = matte_patches(mattes, locations, self.config)
-        g = self.encode(locations, patches)
+        g = self.norm_g(self.encode(locations, patches))
         h, c = self.rnn(g, (state.h, state.c))
         return PolicyState(h, c)
 

@@ -1,0 +1,341 @@
+"""Active matting on alphamatting-dev: mean RMSE after 1, 5, 10, 15 and 20 regions.
+
+Rows (all on the images and ground truths resized to 400 x 400, as the paper does, Section
+3.1; RMSE of Eq. 2 over every pixel of the 400 x 400 matte):
+
+* the learned policy (S = 1, mean location) with shared matting ``sm`` in the loop;
+* the baselines of Section 3.1 with ``sm``: B1 ideal sequence (greedy search over region
+  corners on a grid of ``--stride`` pixels), B2 Region-CNN (one network per N), B3 clustering
+  (k = N colour/position clusters), B4 random (mean over ``--random-seeds`` seeds);
+* the learned sequence (its regions and answers) re-used with ``cf``, ``knn`` and ``ifm``
+  (the paper's Fig. 3d);
+* every solver with the benchmark's trimap (the small one, "trimap") for reference;
+* seconds per suggestion: policy forward + solver update after the answer, at 400 x 400.
+
+A suggestion the simulated user cannot answer (fractional alpha) still counts as a region
+asked: "after k regions" means after k questions.
+
+Each block of results is cached as JSON in ``--out`` (default ``runs/active_bench``) so a long
+run (B1) can be resumed; ``--force`` recomputes. The plot goes to ``docs/active_rmse.png``.
+
+    python benchmarks/active.py                      # everything
+    python benchmarks/active.py --only learned,random,cluster,trimap
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+CHECKPOINTS = (1, 5, 10, 15, 20)
+BLOCKS = ("learned", "random", "cluster", "region-cnn", "ideal", "reuse", "trimap", "timing")
+
+
+def default_data() -> Path:
+    shared = Path(os.environ.get("MATTEBOX_SHARED_DATA", REPO.parent / "shared" / "data"))
+    return shared / "alphamatting-dev"
+
+
+def load_dev(data: Path, size: int):
+    """(name, image, alpha, trimap) at ``size`` x ``size``; trimap resized by nearest neighbour."""
+    import cv2
+
+    from mattebox.active.environment import resize_alpha, resize_image
+    from mattebox.io import read_alpha, read_image, read_trimap
+
+    items = []
+    for path in sorted((data / "image").glob("*.png")):
+        name = path.stem
+        image = resize_image(read_image(path), size)
+        alpha = resize_alpha(read_alpha(data / "alpha" / f"{name}.png"), size)
+        trimap = cv2.resize(read_trimap(data / "trimap" / f"{name}.png"), (size, size),
+                            interpolation=cv2.INTER_NEAREST)
+        items.append((name, image, alpha, trimap))
+    if not items:
+        raise SystemExit(f"no images in {data / 'image'}; pass --data DIR (alphamatting-dev layout)")
+    return items
+
+
+def run_sequence(image, alpha, strategy, solver: str, steps: int, region: int):
+    """Run ``strategy`` for ``steps`` questions; per step: region, answer, RMSE, seconds."""
+    from mattebox.active.environment import ActiveEnvironment
+
+    env = ActiveEnvironment(image, solver, alpha, region)
+    strategy.reset(image)
+    records = []
+    for k in range(steps):
+        began = time.perf_counter()
+        top, left = strategy.suggest(env)
+        suggest_seconds = time.perf_counter() - began
+        step = env.try_answer(top, left, env.oracle(top, left))
+        env.commit(step)
+        strategy.observe(env, step)
+        records.append({"top": top, "left": left, "answer": step.answer, "rmse": env.rmse,
+                        "suggest_seconds": suggest_seconds, "seconds": time.perf_counter() - began})
+    return records
+
+
+def rmse_after_regions(image, alpha, regions, solver: str, region: int) -> float:
+    """RMSE of ``solver`` on the trimap of the given (top, left, answer) regions."""
+    from mattebox.active.environment import get_solver, solve_matte
+    from mattebox.metrics import rmse
+
+    trimap = np.full(alpha.shape, 0.5)
+    for top, left, answer in regions:
+        if answer != "skip":
+            trimap[top:top + region, left:left + region] = 1.0 if answer == "fg" else 0.0
+    return rmse(solve_matte(image, trimap, get_solver(solver)), alpha)
+
+
+class Cache:
+    def __init__(self, out: Path, force: bool) -> None:
+        self.out, self.force = out, force
+        out.mkdir(parents=True, exist_ok=True)
+
+    def get(self, name: str):
+        path = self.out / f"{name}.json"
+        if path.is_file() and not self.force:
+            return json.loads(path.read_text())
+        return None
+
+    def put(self, name: str, value) -> None:
+        path = self.out / f"{name}.json"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(value, indent=1))
+        temporary.replace(path)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def sequence_block(cache: Cache, name: str, items, make_strategy, solver: str, steps: int, region: int):
+    """Per image sequences, cached per image (B1 takes long)."""
+    result = cache.get(name) or {}
+    for image_name, image, alpha, _ in items:
+        if image_name in result:
+            continue
+        began = time.perf_counter()
+        result[image_name] = run_sequence(image, alpha, make_strategy(), solver, steps, region)
+        cache.put(name, result)
+        log(f"{name} {image_name}: RMSE after {steps} regions {result[image_name][-1]['rmse']:.4f} "
+            f"({time.perf_counter() - began:.0f} s)")
+    return result
+
+
+def curve(result: dict, steps: int) -> list[float]:
+    """Mean RMSE over images after each step."""
+    return [float(np.mean([records[k]["rmse"] for records in result.values()])) for k in range(steps)]
+
+
+def main(argv=None) -> int:
+    global CHECKPOINTS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=default_data())
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "active_bench")
+    parser.add_argument("--plot", type=Path, default=REPO / "docs" / "active_rmse.png")
+    parser.add_argument("--weights", help="learned policy weights (default: the shipped small policy)")
+    parser.add_argument("--region-cnn", help="Region-CNN weights (default: the shipped file)")
+    parser.add_argument("--solver", default="sm", help="solver in the loop (default sm)")
+    parser.add_argument("--reuse-solvers", default="cf,knn,ifm")
+    parser.add_argument("--stride", type=int, default=40, help="B1 grid stride in pixels at 400 px")
+    parser.add_argument("--workers", type=int, default=1, help="B1 processes")
+    parser.add_argument("--random-seeds", type=int, default=3)
+    parser.add_argument("--only", default=",".join(BLOCKS), help=f"comma list of {', '.join(BLOCKS)}")
+    parser.add_argument("--force", action="store_true", help="recompute cached blocks")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--limit", type=int, default=None, help="first N images only (a quick check)")
+    parser.add_argument("--steps", type=int, default=20, help="regions per sequence")
+    args = parser.parse_args(argv)
+    CHECKPOINTS = tuple(k for k in CHECKPOINTS if k <= args.steps) or (args.steps,)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from mattebox.active import baselines
+    from mattebox.active.environment import WORK_SIZE, region_size_for
+    from mattebox.active.policy import LearnedStrategy, load_policy
+
+    only = set(args.only.split(","))
+    unknown = only - set(BLOCKS)
+    if unknown:
+        raise SystemExit(f"unknown block(s) {', '.join(sorted(unknown))}; choose from {', '.join(BLOCKS)}")
+    steps = args.steps
+    region = region_size_for(WORK_SIZE)
+    items = load_dev(args.data, WORK_SIZE)[:args.limit]
+    cache = Cache(args.out, args.force)
+    log(f"{len(items)} images from {args.data} at {WORK_SIZE}x{WORK_SIZE}, regions {region}x{region}")
+    rows: dict[str, list[float]] = {}
+    sm = args.solver
+
+    learned = None
+    if {"learned", "reuse", "timing"} & only:
+        policy = load_policy(args.weights)
+        learned = sequence_block(cache, f"learned_{sm}", items, lambda: LearnedStrategy(policy), sm, steps, region)
+        rows[f"learned + {sm}"] = curve(learned, steps)
+    if "random" in only:
+        seeds = []
+        for seed in range(args.random_seeds):
+            result = sequence_block(cache, f"random{seed}_{sm}", items,
+                                    lambda seed=seed: baselines.RandomStrategy(seed), sm, steps, region)
+            seeds.append(curve(result, steps))
+        rows[f"B4 random + {sm}"] = list(np.mean(seeds, axis=0))
+    if "cluster" in only:
+        result = cache.get(f"cluster_{sm}")
+        if result is None:
+            result = {}
+            for name, image, alpha, _ in items:
+                result[name] = {}
+                for k in CHECKPOINTS:
+                    corners = baselines.cluster_regions(image, k, region)
+                    from mattebox.active.environment import oracle_answer
+
+                    regions = [(t, l, oracle_answer(alpha, slice(t, t + region), slice(l, l + region)))
+                               for t, l in corners]
+                    result[name][str(k)] = rmse_after_regions(image, alpha, regions, sm, region)
+            cache.put(f"cluster_{sm}", result)
+        rows[f"B3 cluster + {sm}"] = [float(np.mean([r[str(k)] for r in result.values()])) for k in CHECKPOINTS]
+    if "region-cnn" in only:
+        result = cache.get(f"region_cnn_{sm}")
+        if result is None:
+            from mattebox.active.environment import ActiveEnvironment
+
+            result = {}
+            nets = {k: baselines.load_region_cnn(k, args.region_cnn) for k in CHECKPOINTS}
+            for name, image, alpha, _ in items:
+                result[name] = {}
+                for k in CHECKPOINTS:
+                    strategy = baselines.RegionCNNStrategy(nets[k])
+                    env = ActiveEnvironment(image, sm, alpha, region)
+                    strategy.reset(image)
+                    regions = []
+                    for location in strategy.locations:
+                        t, l = env.corner(location)
+                        regions.append((t, l, env.oracle(t, l)))
+                    result[name][str(k)] = rmse_after_regions(image, alpha, regions, sm, region)
+            cache.put(f"region_cnn_{sm}", result)
+        rows[f"B2 Region-CNN + {sm}"] = [float(np.mean([r[str(k)] for r in result.values()])) for k in CHECKPOINTS]
+    if "ideal" in only:
+        ideal = sequence_block(cache, f"ideal_stride{args.stride}_{sm}", items,
+                               lambda: baselines.IdealStrategy(stride=args.stride, workers=args.workers),
+                               sm, steps, region)
+        rows[f"B1 ideal (stride {args.stride}) + {sm}"] = curve(ideal, steps)
+    reuse_rows = {}
+    if "reuse" in only:
+        for solver in args.reuse_solvers.split(","):
+            name = f"reuse_learned_{sm}_{solver}"
+            result = cache.get(name) or {}
+            for image_name, image, alpha, _ in items:
+                if image_name in result:
+                    continue
+                result[image_name] = {}
+                for k in CHECKPOINTS:
+                    regions = [(r["top"], r["left"], r["answer"]) for r in learned[image_name][:k]]
+                    began = time.perf_counter()
+                    try:
+                        result[image_name][str(k)] = rmse_after_regions(image, alpha, regions, solver, region)
+                    except Exception as exc:  # a solver not available in this checkout
+                        log(f"{solver} failed on {image_name}: {exc}")
+                        result[image_name][str(k)] = None
+                    log(f"{name} {image_name} k={k}: {result[image_name][str(k)]} "
+                        f"({time.perf_counter() - began:.0f} s)")
+                cache.put(name, result)
+            values = [[r[str(k)] for r in result.values()] for k in CHECKPOINTS]
+            if all(v is not None for vs in values for v in vs):
+                reuse_rows[f"learned sequence + {solver}"] = [float(np.mean(v)) for v in values]
+    trimap_rows = {}
+    if "trimap" in only:
+        for solver in [sm] + args.reuse_solvers.split(","):
+            name = f"trimap_{solver}"
+            result = cache.get(name)
+            if result is None:
+                from mattebox.active.environment import get_solver, solve_matte
+                from mattebox.metrics import rmse
+
+                result = {}
+                try:
+                    fn = get_solver(solver)
+                    for image_name, image, alpha, trimap in items:
+                        result[image_name] = rmse(solve_matte(image, trimap, fn), alpha)
+                        log(f"{name} {image_name}: {result[image_name]:.4f}")
+                except Exception as exc:
+                    log(f"trimap + {solver} failed: {exc}")
+                    continue
+                cache.put(name, result)
+            trimap_rows[f"trimap + {solver}"] = float(np.mean(list(result.values())))
+    timing = None
+    if "timing" in only:
+        seconds = [r["seconds"] for records in learned.values() for r in records[1:]]
+        suggest = [r["suggest_seconds"] for records in learned.values() for r in records[1:]]
+        timing = {"mean": float(np.mean(seconds)), "median": float(np.median(seconds)),
+                  "p90": float(np.percentile(seconds, 90)), "max": float(np.max(seconds)),
+                  "policy_mean": float(np.mean(suggest))}
+
+    print(f"\nMean RMSE on {len(items)} alphamatting-dev images at 400x400 (Eq. 2, every pixel), "
+          f"after k regions asked:\n")
+    header = f"| {'strategy + solver':40s} | " + " | ".join(f"k={k:<4d}" for k in CHECKPOINTS) + " |"
+    print(header)
+    print("|" + "-" * 42 + "|" + "|".join("-" * 8 for _ in CHECKPOINTS) + "|")
+    table = {}
+    for name, values in {**rows, **reuse_rows}.items():
+        picked = values if len(values) == len(CHECKPOINTS) else [values[k - 1] for k in CHECKPOINTS]
+        table[name] = picked
+        print(f"| {name:40s} | " + " | ".join(f"{v:.4f}" for v in picked) + " |")
+    for name, value in trimap_rows.items():
+        print(f"| {name:40s} | " + " | ".join(f"{value:.4f}" for _ in CHECKPOINTS) + " |")
+    if timing:
+        print(f"\nseconds per suggestion (policy + {sm} update after the answer, 400x400, steps 2-20): "
+              f"mean {timing['mean']:.3f}, median {timing['median']:.3f}, p90 {timing['p90']:.3f}, "
+              f"max {timing['max']:.3f}; policy alone {timing['policy_mean'] * 1000:.1f} ms")
+    summary = {"table": table, "trimap": trimap_rows, "timing": timing, "checkpoints": list(CHECKPOINTS),
+               "images": [i[0] for i in items], "stride": args.stride}
+    cache.put("summary", summary)
+    if args.plot and rows:
+        plot(rows, reuse_rows, trimap_rows, args.plot, sm)
+        print(f"\nplot: {args.plot.relative_to(REPO) if args.plot.is_relative_to(REPO) else args.plot}")
+    return 0
+
+
+def plot(rows, reuse_rows, trimap_rows, path: Path, sm: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    ax = axes[0]
+    for name, values in rows.items():
+        xs = list(range(1, len(values) + 1)) if len(values) > len(CHECKPOINTS) else list(CHECKPOINTS)
+        ax.plot(xs, values, marker="o" if len(xs) == len(CHECKPOINTS) else None, label=name)
+    if f"trimap + {sm}" in trimap_rows:
+        ax.axhline(trimap_rows[f"trimap + {sm}"], color="k", ls="--", lw=1, label=f"trimap + {sm}")
+    ax.set(xlabel="regions asked", ylabel="mean RMSE", title=f"(a) strategies, {sm} in the loop")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    ax = axes[1]
+    for i, (name, values) in enumerate(reuse_rows.items()):
+        line, = ax.plot(CHECKPOINTS, values, marker="o", label=name)
+        solver = name.split("+ ")[-1]
+        if f"trimap + {solver}" in trimap_rows:
+            ax.axhline(trimap_rows[f"trimap + {solver}"], color=line.get_color(), ls="--", lw=1)
+    learned = [v for k, v in rows.items() if k.startswith("learned")]
+    if learned:
+        ax.plot(CHECKPOINTS, [learned[0][k - 1] for k in CHECKPOINTS], marker="o", label=f"learned + {sm}")
+    ax.set(xlabel="regions asked", ylabel="mean RMSE",
+           title="(b) learned sequence with other solvers (dashed: trimap)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.suptitle("Active matting on alphamatting-dev (9 images, resized to 400x400)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
