@@ -229,7 +229,7 @@ def incomplete_cholesky(matrix, *, drop_tol: float = 5e-4, max_fill: float = 8.0
                 return by_rows, (colptr, rows, col_values), shift
             if status == 2:
                 break  # out of room: a larger shift would not help, drop more instead
-        tol *= 4.0
+        tol = max(4.0 * tol, 1e-4)
 
 
 def solve_spd(matrix, rhs: np.ndarray, *, tol: float = 1e-7, max_iter: int = 10000,
