@@ -58,10 +58,11 @@ def band_case(image: np.ndarray, gt: np.ndarray, size: int = SIZE, fraction: flo
     return image, trimap, gt
 
 
-def timed(fn, *args) -> tuple[float, np.ndarray]:
-    start = time.perf_counter()
+def timed(fn, *args) -> tuple[float, float, np.ndarray]:
+    """(wall seconds, process CPU seconds, result) of one call."""
+    start, cpu = time.perf_counter(), time.process_time()
     out = fn(*args)
-    return time.perf_counter() - start, out
+    return time.perf_counter() - start, time.process_time() - cpu, out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,45 +93,63 @@ def main(argv: list[str] | None = None) -> int:
           f"{numba.config.NUMBA_NUM_THREADS} threads, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at start")
 
-    print(f"\n== {SIZE}x{SIZE}, {BAND_FRACTION:.0%} unknown band: wall ms per call, "
-          f"{args.repeats} alternating calls each after warm-up ==")
-    print(f"{'image':6s} {'unknown':>8s} {'ours min':>9s} {'ours med':>9s} {'pm min':>8s} "
-          f"{'pm med':>8s} {'ratio med':>9s} {'SAD ours':>9s} {'SAD pm':>7s}")
-    all_ours, all_peer = [], []
+    print(f"\n== {SIZE}x{SIZE}, {BAND_FRACTION:.0%} unknown band: ms per call (wall: elapsed; cpu: "
+          f"process CPU time, all threads; 1thr: ours on one thread), {args.repeats} alternating "
+          "calls each after warm-up ==")
+    print(f"{'image':6s} {'unknown':>7s} | {'ours min':>8s} {'med':>6s} {'cpu':>6s} {'1thr':>6s} | "
+          f"{'pm min':>7s} {'med':>6s} {'cpu':>6s} | {'ratio med':>9s} {'cpu':>5s} | "
+          f"{'SAD ours':>8s} {'pm':>5s}")
+    all_ours, all_peer, all_single, cpu_ours, cpu_peer = [], [], [], [], []
+    threads = numba.get_num_threads()
     for name in names:
         image, trimap, gt = band_case(read_image(args.data / "image" / f"{name}.png"),
                                       read_alpha(args.data / "alpha" / f"{name}.png"))
         a_ours, a_peer = ours(image, trimap), peer(image, trimap)  # warm-up (JIT)
-        t_ours, t_peer = [], []
+        t_ours, t_peer, c_ours, c_peer, t_single = [], [], [], [], []
         for _ in range(args.repeats):
-            dt, a_ours = timed(ours, image, trimap)
+            dt, dc, a_ours = timed(ours, image, trimap)
             t_ours.append(dt)
-            dt, a_peer = timed(peer, image, trimap)
+            c_ours.append(dc)
+            dt, dc, a_peer = timed(peer, image, trimap)
             t_peer.append(dt)
+            c_peer.append(dc)
+            numba.set_num_threads(1)
+            t_single.append(timed(ours, image, trimap)[0])
+            numba.set_num_threads(threads)
         all_ours += t_ours
         all_peer += t_peer
-        print(f"{name:6s} {np.mean(trimap == 0.5):8.1%} {1e3 * min(t_ours):9.1f} "
-              f"{1e3 * np.median(t_ours):9.1f} {1e3 * min(t_peer):8.1f} {1e3 * np.median(t_peer):8.1f} "
-              f"{np.median(t_ours) / np.median(t_peer):9.3f} {sad(a_ours, gt, trimap):9.2f} "
-              f"{sad(a_peer, gt, trimap):7.2f}")
-    print(f"{'all':6s} {'':8s} {1e3 * min(all_ours):9.1f} {1e3 * np.median(all_ours):9.1f} "
-          f"{1e3 * min(all_peer):8.1f} {1e3 * np.median(all_peer):8.1f} "
-          f"{np.median(all_ours) / np.median(all_peer):9.3f}")
+        all_single += t_single
+        cpu_ours += c_ours
+        cpu_peer += c_peer
+        print(f"{name:6s} {np.mean(trimap == 0.5):7.1%} | {1e3 * min(t_ours):8.1f} "
+              f"{1e3 * np.median(t_ours):6.1f} {1e3 * min(c_ours):6.1f} "
+              f"{1e3 * min(t_single):6.1f} | "
+              f"{1e3 * min(t_peer):7.1f} {1e3 * np.median(t_peer):6.1f} {1e3 * min(c_peer):6.1f} | "
+              f"{np.median(t_ours) / np.median(t_peer):9.3f} {min(c_ours) / min(c_peer):5.3f} | "
+              f"{sad(a_ours, gt, trimap):8.2f} {sad(a_peer, gt, trimap):5.2f}")
+    print(f"{'all':6s} {'':7s} | {1e3 * min(all_ours):8.1f} {1e3 * np.median(all_ours):6.1f} "
+          f"{1e3 * min(cpu_ours):6.1f} {1e3 * min(all_single):6.1f} | {1e3 * min(all_peer):7.1f} "
+          f"{1e3 * np.median(all_peer):6.1f} {1e3 * min(cpu_peer):6.1f} | "
+          f"{np.median(all_ours) / np.median(all_peer):9.3f} "
+          f"{np.median(cpu_ours) / np.median(cpu_peer):5.3f} |")
+    print(f"medians over all calls: ours {1e3 * np.median(all_ours):.1f} ms wall, "
+          f"{1e3 * np.median(cpu_ours):.1f} ms cpu, {1e3 * np.median(all_single):.1f} ms on one "
+          f"thread; pymatting {1e3 * np.median(all_peer):.1f} ms wall, "
+          f"{1e3 * np.median(cpu_peer):.1f} ms cpu")
 
     print(f"load average {os.getloadavg()[0]:.1f}, numba threading layer {numba.threading_layer()}")
     if args.skip_dev:
         return 0
-    print("\n== alphamatting-dev at stored size: one warm call per image and solver ==")
+    print("\n== alphamatting-dev at stored size: one call per image and solver (warm: both were"
+          " compiled above) ==")
     for trimap_set in ("trimap", "trimap2"):
         rows = []
         for name in names:
             image = read_image(args.data / "image" / f"{name}.png")
             gt = read_alpha(args.data / "alpha" / f"{name}.png")
             trimap = read_trimap(args.data / trimap_set / f"{name}.png")
-            ours(image[:64, :64], trimap[:64, :64])
-            peer(image[:64, :64], trimap[:64, :64])
-            t_ours, a_ours = timed(ours, image, trimap)
-            t_peer, a_peer = timed(peer, image, trimap)
+            t_ours, _, a_ours = timed(ours, image, trimap)
+            t_peer, _, a_peer = timed(peer, image, trimap)
             rows.append((name, sad(a_ours, gt, trimap), sad(a_peer, gt, trimap),
                          mse(a_ours, gt, trimap), mse(a_peer, gt, trimap), t_ours, t_peer))
             print(f"{trimap_set:8s} {name:6s} SAD {rows[-1][1]:7.2f} vs {rows[-1][2]:7.2f}  "
@@ -138,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{t_peer:6.3f} s", flush=True)
         table = np.array([r[1:] for r in rows])
         s_o, s_p, m_o, m_p, t_o, t_p = table.mean(axis=0)
-        print(f"{trimap_set:8s} mean   SAD {s_o:7.3f} vs {s_p:7.3f} ({100 * (s_o / s_p - 1):+.1f}%)  "
+        print(f"{trimap_set:8s} mean   SAD {s_o:7.3f} vs {s_p:7.3f} "
+              f"({100 * (s_o / s_p - 1):+.1f}%)  "
               f"MSE {m_o:.5f} vs {m_p:.5f} ({100 * (m_o / m_p - 1):+.1f}%)  "
               f"total time {table[:, 4].sum():6.2f} s vs {table[:, 5].sum():6.2f} s "
               f"(ratio {table[:, 4].sum() / table[:, 5].sum():.3f})")

@@ -243,7 +243,10 @@ def _expand(image, labels, offsets, radius, threshold_sq):
 
 
 def expand_known_regions(
-    image: np.ndarray, labels: np.ndarray, radius: float = 10.0, colour_threshold: float = 5.0 / 256.0
+    image: np.ndarray,
+    labels: np.ndarray,
+    radius: float = 10.0,
+    colour_threshold: float = 5.0 / 256.0,
 ) -> np.ndarray:
     """Labels with unknown pixels that evidently belong to a known region relabelled.
 
