@@ -6,7 +6,7 @@ Examples::
     mattebox train configs/dim_small.toml --resume             # continue exactly where it stopped
     mattebox train configs/dim_small.toml --resume --stop-at 20000 --export dim.pt
     mattebox train configs/dim_small.toml --export dim.pt --export-only   # best checkpoint so far
-    torchrun --nproc_per_node 4 -m mattebox train configs/dim_paper.toml --device cuda
+    torchrun --nproc_per_node 4 --no-python mattebox train configs/dim_paper.toml --device cuda
 """
 
 from __future__ import annotations

@@ -152,10 +152,12 @@ def training_loader(config: DataConfig, seed: int, batch_size: int, rank: int, w
     worker_init = None
     if config.num_workers and config.source != "toy":
         from ..data.datasets import worker_init
+    # Workers are spawned, not forked: a fork after torch or OpenCV have started their thread
+    # pools can deadlock the child (seen when a loader is made after training steps ran).
     return torch.utils.data.DataLoader(
         stream, batch_size=batch_size, sampler=sampler, num_workers=config.num_workers,
         persistent_workers=config.num_workers > 0, prefetch_factor=2 if config.num_workers else None,
-        worker_init_fn=worker_init,
+        worker_init_fn=worker_init, multiprocessing_context="spawn" if config.num_workers else None,
     )
 
 

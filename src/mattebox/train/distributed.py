@@ -1,7 +1,7 @@
 """Data-parallel training over several processes (PyTorch DistributedDataParallel).
 
-Launch with ``torchrun --nproc_per_node N -m mattebox train CONFIG`` (or any launcher that
-sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT). Each process trains on its
+Launch with ``torchrun --nproc_per_node N --no-python mattebox train CONFIG`` (or any
+launcher that sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT). Each process trains on its
 own share of every global batch; DDP averages the gradients so all processes take the same
 step. The backend is NCCL on CUDA devices and gloo on the CPU. Without those variables (or
 with WORLD_SIZE=1) training runs in one process and nothing here does anything.
