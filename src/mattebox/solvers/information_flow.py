@@ -28,14 +28,15 @@ Choices where the paper is silent or where we depart from it, each with its reas
   0.05 / 100 (a habit of KNN matting's code); the paper has K_U = 5 only, and so do we.
 - The K-to-U flow is dropped (the paper's E_2 instead of E_1) when the matte is predicted to be
   highly transparent: the 10-bin per-channel histograms of the unknown region are fitted as a
-  linear mix of those of the foreground and background pixels within 20 px of it, and a
-  reconstruction error above 0.0099 selects E_2 (the paper's classifier and threshold). We use
-  the R, G and B histograms; the authors' code reads the blue channel twice, a slip we do not copy.
+  linear mix of those of the foreground and background pixels in a 20 x 20 neighbourhood of it,
+  and a reconstruction error above 0.0099 (the authors' code's threshold) selects E_2. We use
+  the R, G and B histograms; the authors' code reads the blue channel twice, a slip we do not
+  copy. On alphamatting-dev every image, with either trimap, keeps the K-to-U flow.
 - The paper's optional trimap trimming (pre-processing) and edge-based post-trimming are not
   applied.
 - The system is solved with conjugate gradients, Jacobi-preconditioned, on the unknown pixels,
   to a relative residual of 1e-4, products in single precision: on alphamatting-dev the mean
-  SAD moves by < 0.5 % from a 1e-6 solve, in half the iterations.
+  SAD is within 0.1 % of a double-precision 1e-5 solve's, in about two thirds of the iterations.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def nearest_neighbors(
     features: np.ndarray, candidates: np.ndarray, queries: np.ndarray, k: int,
     *, disjoint: bool = False,
 ) -> np.ndarray:
-    """For each flat index in ``queries``, the flat indices of its ``k`` nearest ``candidates``.
+    """For each flat index in ``queries``, the flat indices of its ``k`` nearest ``candidates``
+    (sorted, distinct flat indices).
 
     A query is never its own neighbour; ``disjoint=True`` promises that no query is a
     candidate, which saves looking for it. ``k`` must not exceed the number of candidates
@@ -78,7 +80,8 @@ def nearest_neighbors(
     """
     from scipy.spatial import cKDTree
 
-    tree = cKDTree(features[candidates], leafsize=32, balanced_tree=False, compact_nodes=False)
+    points = features if candidates.size == features.shape[0] else features[candidates]
+    tree = cKDTree(points, leafsize=32, balanced_tree=False, compact_nodes=False)
     found = min(k if disjoint else k + 1, candidates.size)
     _, local = tree.query(features[queries], k=found, workers=-1)
     neighbours = candidates[local.reshape(queries.size, found)]
@@ -229,13 +232,14 @@ def is_highly_transparent(image: np.ndarray, trimap: np.ndarray, *, margin: int 
     """The paper's test for a highly transparent matte, where the K-to-U flow is left out.
 
     The unknown region's R, G, B histograms (10 bins each, normalised) are fitted by least
-    squares as a combination of the foreground's and background's (pixels within ``margin``
-    px of the unknown region); a residual norm / 30 above ``threshold`` means transparent.
+    squares as a combination of the foreground's and background's (pixels in a ``margin`` x
+    ``margin`` neighbourhood of the unknown region); a residual norm / 30 above ``threshold``
+    means transparent.
     """
     from scipy import ndimage
 
     unknown = trimap == UNKNOWN
-    near = ndimage.binary_dilation(unknown, structure=np.ones((margin, margin), bool))
+    near = ndimage.maximum_filter(unknown, size=margin)  # dilation by a margin x margin box
     regions = (trimap == 1.0) & near, (trimap == 0.0) & near, unknown
     if not all(region.any() for region in regions):
         return False
