@@ -42,7 +42,7 @@ def _store_form(coef, k, mean, s, a, c):
     coef[k, 12] = c
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def cf_coefficients(image, centres, radius, epsilon):
     """Closed-form window forms: mean, (Sigma + eps/|w| I)^-1 / |w|, a = 0, c = 1/|w|."""
     width = image.shape[1]
@@ -95,7 +95,7 @@ def _inverse3(m):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def lbdm_coefficients(image, centres, radius, regulariser):
     """Learning-based window forms (Zheng and Kambhamettu 2009, Sec. 3).
 
@@ -170,7 +170,7 @@ def _row_template(rows, r, width, height, radius, window_id, covered):
                     covered[(y - py + 2 * radius) * span + (x - px + 2 * radius)] = True
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _count_entries(rows, width, height, radius, window_id, column_of):
     """Entries per row: covered offsets whose pixel has a column (column_of >= 0)."""
     span = 4 * radius + 1
