@@ -24,7 +24,8 @@ def files(tmp_path):
 def test_oracle_run_prints_one_json_line_per_step(files, capsys):
     out = files / "matte.png"
     code = main(["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"), "--steps", "4",
-                 "--policy", "cluster", "--solver", "sm", "--work-size", "64", "--json", "-o", str(out)])
+                 "--policy", "cluster", "--solver", "sm", "--work-size", "64", "--json", "-o", str(out),
+                 "--heatmap", str(files / "heat.png")])
     assert code == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["step"] for r in lines] == [1, 2, 3, 4]
@@ -36,6 +37,7 @@ def test_oracle_run_prints_one_json_line_per_step(files, capsys):
         x0, y0, x1, y1 = record["box"]
         assert 0 <= x0 < x1 <= 80 and 0 <= y0 < y1 <= 60
     assert read_alpha(out).shape == (60, 80)
+    assert (files / "heat.png").is_file()
 
 
 def test_oracle_ideal_policy_never_raises_the_error_much(files, capsys):

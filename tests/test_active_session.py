@@ -148,3 +148,38 @@ def test_random_strategy_replays_by_step():
     first.reset(env.image)
     assert first.suggest(env) == RandomStrategy(4).suggest(env)
     assert first.suggest(env) != RandomStrategy(5).suggest(env)
+
+
+def test_informativeness_is_high_where_the_matte_is_undecided_and_nobody_answered():
+    from mattebox.active.informativeness import informativeness_map
+
+    matte = np.zeros((60, 60))
+    matte[:, 30:] = 1.0
+    matte[:, 20:30] = 0.5  # an undecided band
+    trimap = np.full((60, 60), 0.5)
+    trimap[0:6, 0:6] = 0.0
+    heat = informativeness_map(matte, trimap, region_size=6)
+    assert heat.shape == (60, 60) and 0.0 <= heat.min() and heat.max() <= 1.0
+    assert heat[30, 25] > 0.5  # undecided, far from the answer
+    assert heat[30, 5] == 0.0 and heat[30, 50] == 0.0  # decided
+    trimap[27:33, 22:28] = 1.0
+    assert informativeness_map(matte, trimap, 6)[30, 25] == 0.0  # just answered
+
+
+def test_teacher_offers_both_layers_and_skips_known_or_mixed_regions():
+    from mattebox.active.imitation import teacher_candidates
+
+    alpha = np.zeros((40, 40))
+    alpha[10:30, 10:30] = 1.0
+    alpha[10:30, 29] = 0.5
+    env = ActiveEnvironment(np.zeros((40, 40, 3)), colour_solver, alpha, region_size=4)
+    env.commit(env.try_answer(0, 0, "bg"))
+    picked = teacher_candidates(env, 6)
+    assert {label for _, _, label in picked} == {"fg", "bg"}
+    for top, left, label in picked:
+        window = alpha[top:top + 4, left:left + 4]
+        assert np.all(window == (1.0 if label == "fg" else 0.0))
+        assert not np.all(env.trimap[top:top + 4, left:left + 4] != 0.5)
+    for i, (t1, l1, _) in enumerate(picked):
+        for t2, l2, _ in picked[i + 1:]:
+            assert abs(t1 - t2) >= 4 or abs(l1 - l2) >= 4

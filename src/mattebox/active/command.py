@@ -49,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="solve the final matte again at the photo's resolution "
                              "(default: the 400 x 400 matte resized)")
     parser.add_argument("--preview", help="preview PNG written each step (default IMAGE_STEM.active-preview.png)")
+    parser.add_argument("--heatmap", metavar="PNG",
+                        help="write the informativeness heat map of the final state here")
     parser.add_argument("--save-session", metavar="NPZ", help="save the session here after every answer")
     parser.add_argument("--resume", metavar="NPZ", help="continue a saved session")
 
@@ -160,6 +162,13 @@ def run(args: argparse.Namespace) -> int:
             session.save(args.save_session)
     if not automatic:
         write_preview(preview, session, None)
+    if args.heatmap:
+        from ..io import write_image
+        from .informativeness import heat_map_image, informativeness_map
+
+        heat = informativeness_map(session.matte(), session.trimap(), session.region_size)
+        write_image(args.heatmap, heat_map_image(session.env.image, heat),
+                    protect=[args.image] + ([args.oracle] if args.oracle else []))
     if args.output:
         import cv2
 

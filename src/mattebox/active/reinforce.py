@@ -79,6 +79,13 @@ class TrainConfig:
     checkpoint_every: int = 10
     #: Regions per validation episode (the benchmark's 20).
     val_steps: int = 20
+    #: Warm start (not in the paper, see mattebox.active.imitation): clone a greedy teacher on
+    #: the first ``teacher_scenes`` training scenes for ``clone_epochs`` epochs before
+    #: REINFORCE; 0 scenes trains from scratch as the paper does.
+    teacher_scenes: int = 0
+    teacher_candidates: int = 8
+    clone_epochs: int = 60
+    clone_lr: float = 1e-3
 
 
 @dataclass
@@ -295,6 +302,16 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
         log(f"validation at update {update}: mean RMSE over steps {score:.4f}; {record['val_rmse']} "
             f"(best {best['score']:.4f} at {best['update']})")
 
+    if update == 0 and tc.teacher_scenes > 0:
+        from .imitation import clone, teacher_data
+
+        count = min(tc.teacher_scenes, len(images))
+        log(f"teacher sequences on {count} scenes ({tc.teacher_candidates} solver calls per step)")
+        data = teacher_data(images[:count], alphas[:count], tc.work_size, tc.steps, tc.solver,
+                            tc.teacher_candidates, cache_dir=cache, log=log)
+        torch.manual_seed(tc.seed)
+        clone(policy, data, tc.clone_epochs, lr=tc.clone_lr, seed=tc.seed, log=log)
+        save(out / "cloned.pt")
     if update == 0:
         validate()
     policy.train()
