@@ -40,10 +40,9 @@ def band_trimap(alpha: np.ndarray, fraction: float) -> np.ndarray:
     inside = alpha > 0.5
     distance = np.where(inside, ndimage.distance_transform_edt(inside),
                         ndimage.distance_transform_edt(~inside))
-    mixed = (alpha > 0.02) & (alpha < 0.98)
     cut = np.quantile(distance, fraction)
     trimap = inside.astype(np.float64)
-    trimap[(distance <= cut) | (mixed & (distance <= 4 * cut))] = 0.5
+    trimap[distance <= cut] = 0.5
     return trimap
 
 

@@ -125,3 +125,25 @@ def test_knn_soft_kernel_stays_close_to_binary():
     band = trimap == 0.5
     assert np.abs(soft - binary)[band].mean() < 0.02
     assert np.abs(soft - alpha)[band].mean() < BOUNDS["knn"][0]
+
+
+def test_preview_is_close_to_the_full_solve():
+    from mattebox.solvers.preview import estimate_alpha_preview
+
+    image, alpha, _, _, trimap = make_composite(96, 128, seed=3)
+    band = trimap == 0.5
+    full = estimate_alpha_cf(image, trimap)
+    preview = estimate_alpha_preview(image, trimap, method="cf", scale=0.5)
+    assert preview.shape == trimap.shape
+    np.testing.assert_array_equal(preview[~band], trimap[~band])
+    assert np.abs(preview - full)[band].mean() < 0.03
+    assert np.abs(preview - alpha)[band].mean() < 0.03
+
+
+def test_preview_guided_filter_keeps_a_linear_function_of_the_guide():
+    from mattebox.solvers.preview import guided_filter
+
+    rng = np.random.default_rng(4)
+    guide = rng.random((20, 24, 3))
+    source = 0.2 + 0.5 * guide[..., 0] - 0.3 * guide[..., 2]
+    np.testing.assert_allclose(guided_filter(guide, source, 2, 1e-8), source, atol=1e-4)
