@@ -5,14 +5,16 @@ Each pixel is joined to its K nearest neighbours in a feature space of colour an
 symmetric as A + A^T; L = D - A (D the degree matrix) and alpha minimises a^T L a with the
 trimap's known pixels held fixed (the paper's lambda -> infinity).
 
-Features (Sec. 3.2 and the authors' released code): X(i) = (r, g, b, x, y), the position
-scaled by ``spatial_weights`` (coordinates in [0, 1] along each axis). As in the authors'
-code and in pymatting, two neighbour sets are merged: a first with strong spatial weight and
-a second, nearly colour-only, that reaches across the image. Defaults are pymatting's
-((20, 10) neighbours at spatial weights (2.0, 0.1)), which the paper's K = 10 approaches
-with a matching spatial weight; ``kernel="soft"`` uses the paper's k(i, j) = 1 - |X(i) -
-X(j)|_1 / C (C = the feature dimension), "binary" uses 1 (pymatting's default, within
-a hair of "soft" because neighbours are close).
+Features: X(i) = (r, g, b, x, y), the position scaled by ``spatial_weights`` (coordinates
+in [0, 1] along each axis). The paper's Sec. 3 uses HSV colour and K = 10; its authors'
+released code uses RGB and merges two neighbour sets, 10 neighbours with spatial weight 1
+(coordinates over the image diagonal) and 2 nearly colour-only ones (weight / 100), with the
+soft kernel. pymatting merges (20, 10) neighbours at spatial weights (2.0, 0.1) with a
+binary kernel. Our defaults are pymatting's, so that the benchmark compares like with like;
+``n_neighbors=(10, 2), spatial_weights=(0.8, 0.008), kernel="soft"`` approximates the
+authors' code on a 4:3 image. ``kernel="soft"`` is the paper's k(i, j) = 1 - |X(i) -
+X(j)|_1 / C (C = the feature dimension), "binary" uses 1 (within a hair of "soft" because
+neighbours are close).
 
 Only what the unknown pixels' rows need is searched: the neighbours of every unknown pixel,
 and the neighbours of those known pixels that can have an unknown one among their K nearest

@@ -1,12 +1,19 @@
 """Sparse symmetric positive definite solvers shared by the propagation-based methods.
 
-The default is conjugate gradients preconditioned by a thresholded incomplete Cholesky
-factor (ICT) of the symmetrically scaled matrix D^-1/2 A D^-1/2 (unit diagonal, so one drop
-tolerance suits every problem): entries of the factor below ``drop_tol`` are dropped, a
-diagonal shift is added and the factorisation restarted if a pivot is not positive
-(Manteuffel's shifted incomplete Cholesky), and the fill is capped so that memory stays a
-small multiple of the matrix's own however large the image. The factor is stored in single
-precision, by rows and by columns, so both triangular solves read memory in order.
+Two preconditioners for conjugate gradients (CG), both on the symmetrically scaled system
+D^-1/2 A D^-1/2 (unit diagonal, so one drop tolerance suits every problem):
+
+- :func:`solve_spd` ("ichol"): a thresholded incomplete Cholesky factor (ICT). Entries below
+  ``drop_tol`` are dropped, a diagonal shift is added and the factorisation restarted if a
+  pivot is not positive (Manteuffel's shifted incomplete Cholesky), and the fill is capped so
+  that memory stays a small multiple of the matrix's own however large the image. The factor
+  is stored in single precision, by rows and by columns, so both triangular solves read
+  memory in order. Works for any SPD matrix.
+- :func:`solve_colour_multigrid`: a V-cycle whose coarse spaces hold, per aggregate of
+  pixels, the functions 1, r, g, b - the local colour-line models that make window matting
+  Laplacians (closed-form, learning-based) so ill-conditioned - with cheap ICT smoothing.
+  It needs the pixels' positions and colours; on alphamatting-dev it converges in 10-20
+  iterations where ICT alone needs 100-300.
 """
 
 from __future__ import annotations
