@@ -21,6 +21,7 @@ from mattebox.solvers._sampling import (
     distortion_sq,
     expand_known_regions,
     label_spans,
+    nearest_of_class,
     packed_class_distances,
     project_alpha,
     trimap_labels,
@@ -253,6 +254,18 @@ def test_rays_cover_nine_times_k_g_directions_one_pixel_per_major_step():
     np.testing.assert_allclose(lengths, np.hypot(unit[..., 0], unit[..., 1]))
 
 
+def test_nearest_of_class_is_a_nearest_pixel():
+    labels = (np.random.default_rng(2).random((15, 19)) < 0.05).astype(np.uint8)
+    near = nearest_of_class(labels, 1)
+    ys, xs = np.nonzero(labels == 1)
+    yy, xx = np.mgrid[0:15, 0:19]
+    exact = np.min((yy[..., None] - ys) ** 2 + (xx[..., None] - xs) ** 2, axis=-1)
+    found = (near // 19 - yy) ** 2 + (near % 19 - xx) ** 2
+    assert (labels.ravel()[near.ravel()] == 1).all()
+    assert (found == exact).mean() > 0.97 and (np.sqrt(found) - np.sqrt(exact)).max() < 1.5
+    assert (nearest_of_class(labels, 7) == -1).all()
+
+
 def test_label_spans_cover_each_unknown_pixel_once():
     labels = np.array([[2, 2, 0, 2], [0, 0, 0, 0], [2, 1, 2, 2]], dtype=np.uint8)
     spans = label_spans(labels, UNKNOWN)
@@ -354,8 +367,9 @@ def test_gathering_matches_an_unpruned_reference():
     inv = np.full((height, width), np.nan, np.float32)
     var = np.empty((2, height, width), np.float32)
     pf = np.full((height, width), np.nan, np.float32)
+    no_map = np.empty((0, 0), np.int64)
     sm._gather(image, sm._neighbour_differences(image), packed_class_distances(labels),
-               boundary_colour_variance(image, labels, 2), spans, steps, lengths,
+               boundary_colour_variance(image, labels, 2), no_map, no_map, spans, steps, lengths,
                sm._walk_offsets(steps, width), np.array([3.0, 2, 1, 4]), np.array([3, 2, 1, 4]),
                out[0], out[1], out[2], inv, var, pf)
     reference = reference_gather(image, labels)
@@ -364,3 +378,22 @@ def test_gathering_matches_an_unpruned_reference():
         assert pf[y, x] == np.float32(ref_pf)
         np.testing.assert_array_equal(out[0][:, y, x], fc.astype(np.float32))
         np.testing.assert_array_equal(out[1][:, y, x], bc.astype(np.float32))
+
+
+def test_segment_energy_sums_colour_steps_to_the_exact_end_pixel():
+    rng = np.random.default_rng(3)
+    image = rng.random((20, 25, 3))
+    flat = sm._neighbour_differences(image).ravel()
+    for _ in range(50):
+        y, x, sy, sx = (int(v) for v in rng.integers(0, [20, 25, 20, 25]))
+        steps = max(abs(sy - y), abs(sx - x))
+        path = [(y, x)]
+        if steps:
+            fy, fx = ((sy - y) << 32) // steps, ((sx - x) << 32) // steps
+            path += [(((y << 32) + (1 << 31) + i * fy) >> 32, ((x << 32) + (1 << 31) + i * fx) >> 32)
+                     for i in range(1, steps + 1)]
+        assert path[-1] == (sy, sx)
+        assert all(max(abs(a - c), abs(b - d)) == 1 for (a, b), (c, d) in zip(path, path[1:]))
+        expected = sum(float(np.float32(np.linalg.norm(image[c] - image[a])))
+                       for a, c in zip(path, path[1:]))
+        assert sm._segment_energy(image, flat, y, x, sy, sx) == pytest.approx(expected, rel=1e-12)

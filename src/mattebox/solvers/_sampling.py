@@ -144,6 +144,38 @@ def chessboard_distance(labels, value):
 
 
 @njit(cache=True)
+def nearest_of_class(labels, value):
+    """Flat index of a nearest pixel labelled ``value`` for every pixel (-1 if there is none).
+
+    Two raster passes that hand each pixel the nearest of its already-visited 8-neighbours'
+    nearest pixels in Euclidean distance (Danielsson 1980): exact for most pixels and never
+    far off, in O(H W).
+    """
+    height, width = labels.shape
+    near = np.full((height, width), -1, dtype=np.int64)
+    for sweep in range(2):
+        step = 1 if sweep == 0 else -1
+        for y in range(0, height) if sweep == 0 else range(height - 1, -1, -1):
+            for x in range(0, width) if sweep == 0 else range(width - 1, -1, -1):
+                if labels[y, x] == value:
+                    near[y, x] = y * width + x
+                    continue
+                best, best_d2 = near[y, x], FAR
+                if best >= 0:
+                    best_d2 = (best // width - y) ** 2 + (best % width - x) ** 2
+                for dy, dx in ((-step, -1), (-step, 0), (-step, 1), (0, -step)):
+                    yy, xx = y + dy, x + dx
+                    if yy < 0 or yy >= height or xx < 0 or xx >= width or near[yy, xx] < 0:
+                        continue
+                    q = near[yy, xx]
+                    d2 = (q // width - y) ** 2 + (q % width - x) ** 2
+                    if d2 < best_d2:
+                        best, best_d2 = q, d2
+                near[y, x] = best
+    return near
+
+
+@njit(cache=True)
 def _known_chessboard_distance(labels):
     """Chessboard distance to the nearest known (foreground or background) pixel."""
     known = np.empty(labels.shape, dtype=np.uint8)

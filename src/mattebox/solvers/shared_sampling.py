@@ -56,6 +56,7 @@ from ._sampling import (
     distortion_sq,
     expand_known_regions,
     label_spans,
+    nearest_of_class,
     packed_class_distances,
     project_alpha,
     trimap_labels,
@@ -162,21 +163,8 @@ def _neighbour_differences(image):
 
 
 @njit(cache=True, inline="always")
-def _step_difference(diffs, py, px, qy, qx):
-    """||C_q - C_p|| for 8-neighbours p, q, read from :func:`_neighbour_differences` (planes
-    E, S, SE, SW, each stored at the step's upper, then left, pixel)."""
-    dy, dx = qy - py, qx - px
-    if dy == 0:
-        return diffs[py, min(px, qx), 0]
-    if dx == 0:
-        return diffs[min(py, qy), px, 1]
-    if dy == dx:
-        return diffs[min(py, qy), min(px, qx), 2]
-    return diffs[min(py, qy), px + max(0, dx), 3]
-
-
-@njit(cache=True, inline="always")
-def _walk_energy(image, flat_diffs, y, x, step_y, step_x, offsets, start, energy, stop, bound):
+def _walk_energy(image, flat_diffs, y, x, step_y, step_x, straight, diagonal, start, energy, stop,
+                 bound):
     """Continue the path energy of a ray (fixed-point steps, see :func:`_first_samples`) from
     step ``start`` (energy so far ``energy``) to step ``stop``; returns (last step walked,
     energy). The walk gives up, before ``stop``, once the energy of the whole path to step
@@ -185,13 +173,12 @@ def _walk_energy(image, flat_diffs, y, x, step_y, step_x, offsets, start, energy
 
     E_p (Eq. 3) integrates |grad I . direction| along the ray; with one pixel per step it is
     the sum of the colour differences of consecutive ray pixels. A step is straight or
-    diagonal; ``offsets`` holds, for each kind, where its difference lies in the flattened
+    diagonal; ``straight`` and ``diagonal`` say where its difference lies in the flattened
     :func:`_neighbour_differences` relative to the step's first pixel (see
-    :func:`_walk_offsets`).
+    :func:`_step_offsets`).
     """
     width = image.shape[1]
     origin_y, origin_x = (y << 32) + HALF, (x << 32) + HALF
-    straight, diagonal = offsets[0], offsets[1]
     bounded = bound < np.inf
     sy = (origin_y + stop * step_y) >> 32
     sx = (origin_x + stop * step_x) >> 32
@@ -231,52 +218,46 @@ def _insert_sample(pos, ray, step, dist, count, r, i, y, x, step_y, step_x, leng
 
 
 @njit(cache=True)
-def _segment_energy(diffs, y, x, sy, sx):
-    """E_p(s) along the straight segment (y, x) -> (sy, sx), one pixel per major-axis step."""
-    dy, dx = sy - y, sx - x
-    steps = max(abs(dy), abs(dx))
-    energy = 0.0
-    py, px = y, x
-    for i in range(1, steps + 1):
-        qy = int(math.floor(y + i * dy / steps + 0.5))
-        qx = int(math.floor(x + i * dx / steps + 0.5))
-        energy += _step_difference(diffs, py, px, qy, qx)
-        py, px = qy, qx
-    return energy
+def _step_offsets(step_y, step_x, width):
+    """Where a straight and a diagonal step of a ray with fixed-point steps (step_y, step_x)
+    find their colour difference in the flattened :func:`_neighbour_differences` (H x W x 4:
+    E, S, SE, SW), relative to 4 x the flat index of the step's first pixel."""
+    sign_y = (step_y > 0) - (step_y < 0)
+    sign_x = (step_x > 0) - (step_x < 0)
+    up, left, right = min(0, sign_y), min(0, sign_x), max(0, sign_x)
+    straight = 4 * left if abs(step_x) >= abs(step_y) else 4 * up * width + 1
+    if sign_y == sign_x:
+        diagonal = 4 * (up * width + left) + 2
+    else:
+        diagonal = 4 * (up * width + right) + 3
+    return straight, diagonal
 
 
 @njit(cache=True)
-def _nearest_of_class(packed, y, x, shift):
-    """The pixel of a class nearest to (y, x) (shift 16: foreground, 0: background): on the
-    chessboard ring at its chessboard distance, the Euclidean-nearest (ties: row-major)."""
-    height, width = packed.shape
-    d = (packed[y, x] >> shift) & 0xFFFF
-    best_y = best_x = -1
-    best_d2 = FAR
-    for yy in range(max(0, y - d), min(height, y + d + 1)):
-        ring = abs(yy - y) == d
-        xx = max(0, x - d)
-        while xx < min(width, x + d + 1):
-            if (packed[yy, xx] >> shift) & 0xFFFF == 0:
-                d2 = (yy - y) ** 2 + (xx - x) ** 2
-                if d2 < best_d2:
-                    best_d2, best_y, best_x = d2, yy, xx
-            if ring or xx == x + d:
-                xx += 1
-            else:
-                xx = x + d  # rows inside the ring: only its two columns
-    return best_y, best_x
+def _segment_energy(image, flat_diffs, y, x, sy, sx):
+    """E_p(s) along the straight segment (y, x) -> (sy, sx), one pixel per major-axis step."""
+    steps = max(abs(sy - y), abs(sx - x))
+    if steps == 0:
+        return 0.0
+    step_y, step_x = ((sy - y) << 32) // steps, ((sx - x) << 32) // steps
+    straight, diagonal = _step_offsets(step_y, step_x, image.shape[1])
+    return _walk_energy(image, flat_diffs, y, x, step_y, step_x, straight, diagonal, 0, 0.0,
+                        steps, np.inf)[1]
 
 
 @njit(cache=True, parallel=True)
-def _gather(image, diffs, packed, variance, spans, step_table, step_length, walk_offsets,
-            exponents, int_exponents, out_f, out_b, out_d, out_inv, out_var, out_pf):
+def _gather(image, diffs, packed, variance, nearest_f, nearest_b, spans, step_table, step_length,
+            walk_offsets, exponents, int_exponents, out_f, out_b, out_d, out_inv, out_var,
+            out_pf):
     """Stage 2 (Section 3.2): the best (foreground, background) pair of every unknown pixel.
 
     Writes the pair's colours into the planes ``out_f``, ``out_b`` (3 x H x W), for stage 3
     d = F - B (``out_d``) and 1 / (||d||^2 + epsilon) (``out_inv``), and the colour variances
     of the 5 x 5 windows around the two samples (read from ``variance``) into ``out_var``,
-    and PF_p into ``out_pf`` (H x W).
+    and PF_p into ``out_pf`` (H x W). A pixel whose rays meet no pixel of a class takes the
+    pixel that ``nearest_f`` or ``nearest_b`` names (see
+    :func:`~mattebox.solvers._sampling.nearest_of_class`); when these are empty, its PF_p is
+    set to NaN and nothing else is written, for a second call on those pixels alone.
     """
     height, width = packed.shape
     flat_diffs = diffs.ravel()
@@ -334,24 +315,27 @@ def _gather(image, diffs, packed, variance, spans, step_table, step_length, walk
                 if ray_step[r] < target:
                     ray_step[r], ray_energy[r] = _walk_energy(
                         image, flat_diffs, y, x, step_table[rotation, r, 0],
-                        step_table[rotation, r, 1], walk_offsets[rotation, r], ray_step[r],
-                        ray_energy[r], target, bound)
+                        step_table[rotation, r, 1], walk_offsets[rotation, r, 0],
+                        walk_offsets[rotation, r, 1], ray_step[r], ray_energy[r], target, bound)
                 if ray_step[r] == target:
                     if take_f:
                         min_ef = min(min_ef, ray_energy[r])
                     else:
                         min_eb = min(min_eb, ray_energy[r])
             # No ray met a class: fall back on its nearest pixel (the paper is silent).
+            if (nf == 0 or nb == 0) and nearest_f.size == 0:
+                out_pf[y, x] = np.nan
+                continue
             if nf == 0:
-                fy, fx = _nearest_of_class(packed, y, x, 16)
+                fy, fx = nearest_f[y, x] // width, nearest_f[y, x] % width
                 f_pos[0, 0], f_pos[0, 1] = fy, fx
                 nf = 1
-                min_ef = _segment_energy(diffs, y, x, fy, fx)
+                min_ef = _segment_energy(image, flat_diffs, y, x, fy, fx)
             if nb == 0:
-                by, bx = _nearest_of_class(packed, y, x, 0)
+                by, bx = nearest_b[y, x] // width, nearest_b[y, x] % width
                 b_pos[0, 0], b_pos[0, 1] = by, bx
                 nb = 1
-                min_eb = _segment_energy(diffs, y, x, by, bx)
+                min_eb = _segment_energy(image, flat_diffs, y, x, by, bx)
             total = min_ef + min_eb
             pf = min_eb / total if total > 0.0 else 0.5  # PF_p, Eq. 5
             out_pf[y, x] = pf
@@ -615,15 +599,11 @@ def _ray_steps(rays: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _walk_offsets(steps: np.ndarray, width: int) -> np.ndarray:
-    """For every ray of :func:`_ray_steps`, where the colour difference of a straight and of
-    a diagonal step lies in the flattened :func:`_neighbour_differences` (H x W x 4: E, S, SE,
-    SW), relative to 4 x the flat index of the step's first pixel."""
-    sign_y, sign_x = np.sign(steps[..., 0]), np.sign(steps[..., 1])
-    x_major = np.abs(steps[..., 1]) >= np.abs(steps[..., 0])
-    up, left, right = np.minimum(0, sign_y), np.minimum(0, sign_x), np.maximum(0, sign_x)
-    straight = np.where(x_major, 4 * left, 4 * up * width + 1)
-    diagonal = np.where(sign_y == sign_x, 4 * (up * width + left) + 2, 4 * (up * width + right) + 3)
-    return np.stack([straight, diagonal], axis=-1).astype(np.int64)
+    """:func:`_step_offsets` (straight, diagonal) of every ray of :func:`_ray_steps`."""
+    out = np.empty(steps.shape, dtype=np.int64)
+    for index in np.ndindex(steps.shape[:2]):
+        out[index] = _step_offsets(int(steps[index][0]), int(steps[index][1]), width)
+    return out
 
 
 def _small_int(value: float) -> int:
@@ -679,10 +659,24 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
     gathered_var = np.empty((2, height, width), dtype=np.float32)
     variance = boundary_colour_variance(image, labels, VARIANCE_RADIUS)
     steps, step_length = _ray_steps(rays)
-    _gather(image, _neighbour_differences(image), packed_class_distances(labels), variance, spans,
-            steps, step_length, _walk_offsets(steps, width), exps, int_exps, gathered_f,
-            gathered_b, gathered_d, gathered_inv, gathered_var,
-            np.empty((height, width), dtype=np.float32))
+    diffs, packed = _neighbour_differences(image), packed_class_distances(labels)
+    walks = _walk_offsets(steps, width)
+    pf = np.empty((height, width), dtype=np.float32)
+    gathered = (gathered_f, gathered_b, gathered_d, gathered_inv, gathered_var, pf)
+    # Nearest-pixel maps for pixels whose rays miss a class: built up front when most of the
+    # image is unknown (then most pixels need them), else only if a first pass needs them.
+    unknown = labels == UNKNOWN
+    if 2 * np.count_nonzero(unknown) > unknown.size:
+        maps = nearest_of_class(labels, FOREGROUND), nearest_of_class(labels, BACKGROUND)
+    else:
+        maps = np.empty((0, 0), dtype=np.int64), np.empty((0, 0), dtype=np.int64)
+    _gather(image, diffs, packed, variance, *maps, spans, steps, step_length, walks, exps,
+            int_exps, *gathered)
+    missing = np.isnan(pf) & unknown
+    if missing.any():
+        maps = nearest_of_class(labels, FOREGROUND), nearest_of_class(labels, BACKGROUND)
+        _gather(image, diffs, packed, variance, *maps, label_spans(missing.view(np.uint8), 1),
+                steps, step_length, walks, exps, int_exps, *gathered)
 
     planes = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
     fg, bg = planes.copy(), planes.copy()
@@ -752,7 +746,7 @@ def estimate_alpha_sm(
     - Rays advance one pixel along their major axis (32.32 fixed-point positions), and the
       path energy E_p(s) sums the colour differences of consecutive ray pixels, the discrete
       form of the line integral of Eq. 3. A pixel whose rays meet no pixel of a class takes
-      the nearest pixel of that class (chessboard distance, then Euclidean) as its sample.
+      a nearest pixel of that class (Euclidean, by two-pass propagation) as its sample.
     - N_p skips window pixels outside the image; the refinement window is square and only
       unknown pixels contribute their pairs; ties go to the earlier pair in scan order.
     - sigma_f^2 and sigma_b^2 are the colour variances (mean squared distance to the window
