@@ -194,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     for trimap_set in args.trimaps.split(","):
         results = run_set(args.data, trimap_set, methods, images, max(args.repeat, 1))
         report[trimap_set] = results
-        summary += summarise(trimap_set, results)
-    print("\n".join(summary), flush=True)
+        lines = summarise(trimap_set, results)
+        print("\n".join(lines), flush=True)  # each set as soon as it is done
+        summary += lines
+    print("\n# summary\n" + "\n".join(summary), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1))
         print(f"# figures written to {args.json}")
