@@ -168,10 +168,17 @@ def test_bad_input_says_what_is_wrong():
 # --- determinism and registry ----------------------------------------------------------------
 
 
-def test_deterministic_across_calls_and_thread_counts():
+@pytest.mark.parametrize("case", ["band", "mostly unknown", "lone foreground pixel"])
+def test_deterministic_across_calls_and_thread_counts(case):
     import numba
 
-    image, _, _, _, trimap = make_composite(48, 64, 3)
+    image, alpha, _, _, trimap = make_composite(48, 64, 3)
+    if case == "mostly unknown":  # nearest-pixel maps built before gathering
+        trimap = np.full(alpha.shape, 0.5)
+        trimap[20:26, 28:34], trimap[:4, :4] = 1.0, 0.0
+    elif case == "lone foreground pixel":  # a second gathering pass for the rays that miss it
+        trimap = np.where(alpha > 0, 0.5, 0.0)
+        trimap[24, 32] = 1.0
     first = estimate_alpha_sm(image, trimap, return_foreground_background=True)
     second = estimate_alpha_sm(image, trimap, return_foreground_background=True)
     threads = numba.get_num_threads()

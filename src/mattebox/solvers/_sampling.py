@@ -6,9 +6,13 @@ one background sample B taken from the known regions of the trimap:
     alpha(C; F, B) = clip(((C - B) . (F - B)) / ||F - B||^2, 0, 1)        (projection)
     M(C; F, B)     = ||C - (alpha F + (1 - alpha) B)||                     (chromatic distortion)
 
-Here live these two formulas, the integer labelling of a trimap, the expansion of known
-regions (Gastal and Oliveira 2010, Section 3.1), a chessboard distance transform per class and
-the colour variance of a small window. All kernels are Numba functions compiled on first use.
+Here live these two formulas (scalar Numba functions, to inline into kernels) and what the
+samplers need around them: the integer labelling of a trimap (:func:`trimap_labels`) and its
+rows of unknown pixels (:func:`label_spans`); the expansion of known regions (Gastal and
+Oliveira 2010, Section 3.1); per-class chessboard distances (:func:`chessboard_distance`,
+:func:`packed_class_distances`, for walking rays) and nearest-pixel maps
+(:func:`nearest_of_class`); colour variances of small windows, at every pixel a sampler can
+pick (:func:`boundary_colour_variance`). Kernels compile on first use.
 """
 
 from __future__ import annotations
@@ -232,7 +236,8 @@ def label_spans(labels, value):
 
 
 def disk_offsets(radius: float) -> np.ndarray:
-    """Integer offsets (dy, dx) with dy^2 + dx^2 <= radius^2, nearest first, then by (dy, dx)."""
+    """Rows (dy, dx, dy^2 + dx^2) of the integer offsets with dy^2 + dx^2 <= radius^2, nearest
+    first, then by (dy, dx)."""
     r = int(math.floor(radius))
     dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
     dy, dx = dy.ravel(), dx.ravel()
