@@ -24,6 +24,7 @@ from mattebox.solvers._sampling import (
     nearest_of_class,
     packed_class_distances,
     project_alpha,
+    tiled_spans,
     trimap_labels,
 )
 from mattebox.solvers.shared_sampling import estimate_alpha_sm
@@ -404,3 +405,17 @@ def test_segment_energy_sums_colour_steps_to_the_exact_end_pixel():
         expected = sum(float(np.float32(np.linalg.norm(image[c] - image[a])))
                        for a, c in zip(path, path[1:]))
         assert sm._segment_energy(image, flat, y, x, sy, sx) == pytest.approx(expected, rel=1e-12)
+
+
+def test_tiled_spans_cover_the_same_pixels_tile_by_tile():
+    labels = np.random.default_rng(4).integers(0, 3, (70, 150)).astype(np.uint8)
+    spans = label_spans(labels, UNKNOWN)
+    pieces = tiled_spans(spans, 32)
+    covered = np.zeros(labels.shape, dtype=int)
+    for y, x0, x1, k0 in pieces:
+        covered[y, x0:x1] += 1
+        assert x0 // 32 == (x1 - 1) // 32  # within one tile
+        assert k0 == np.count_nonzero(labels.ravel()[: y * 150 + x0] == UNKNOWN)
+    np.testing.assert_array_equal(covered, labels == UNKNOWN)
+    cells = (pieces[:, 0] // 32) * 5 + pieces[:, 1] // 32
+    assert (np.diff(cells) >= 0).all()

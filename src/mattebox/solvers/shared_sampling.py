@@ -59,6 +59,7 @@ from ._sampling import (
     nearest_of_class,
     packed_class_distances,
     project_alpha,
+    tiled_spans,
     trimap_labels,
     boundary_colour_variance,
 )
@@ -67,6 +68,8 @@ from ._sampling import (
 MAX_RAYS = 64
 #: Radius of the 5 x 5 windows whose colour variance gives sigma_f^2, sigma_b^2 (Section 3.3).
 VARIANCE_RADIUS = 2
+#: Side of the square tiles in which stage 2 visits pixels (locality of the rays' reads).
+GATHER_TILE = 64
 #: One half in the 32.32 fixed point of the ray positions.
 HALF = 1 << 31
 #: Confidence given to a pixel whose refined F and B both collapse onto its own colour.
@@ -670,13 +673,14 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
         maps = nearest_of_class(labels, FOREGROUND), nearest_of_class(labels, BACKGROUND)
     else:
         maps = np.empty((0, 0), dtype=np.int64), np.empty((0, 0), dtype=np.int64)
-    _gather(image, diffs, packed, variance, *maps, spans, steps, step_length, walks, exps,
-            int_exps, *gathered)
+    _gather(image, diffs, packed, variance, *maps, tiled_spans(spans, GATHER_TILE), steps,
+            step_length, walks, exps, int_exps, *gathered)
     missing = np.isnan(pf) & unknown
     if missing.any():
         maps = nearest_of_class(labels, FOREGROUND), nearest_of_class(labels, BACKGROUND)
-        _gather(image, diffs, packed, variance, *maps, label_spans(missing.view(np.uint8), 1),
-                steps, step_length, walks, exps, int_exps, *gathered)
+        again = tiled_spans(label_spans(missing.view(np.uint8), 1), GATHER_TILE)
+        _gather(image, diffs, packed, variance, *maps, again, steps, step_length, walks, exps,
+                int_exps, *gathered)
 
     planes = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
     fg, bg = planes.copy(), planes.copy()
