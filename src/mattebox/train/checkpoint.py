@@ -33,6 +33,7 @@ def atomic_torch_save(payload: Any, path: Path) -> Path:
             torch.save(payload, stream)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes it owner-only; weights files get shipped
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -326,9 +326,9 @@ def _progress(initial: int, total: int, enabled: bool):
         return None
     from tqdm import tqdm
 
-    interactive = sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
-                mininterval=0.5 if interactive else 60.0, file=sys.stderr)
+    interval = 0.5 if sys.stderr.isatty() else 60.0  # a log file gets a line a minute
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, mininterval=interval,
+                maxinterval=max(interval, 10.0), file=sys.stderr)
 
 
 def export_weights(checkpoint_path: str | Path, out_path: str | Path) -> Path:
