@@ -219,6 +219,7 @@ def _atomic_save(payload: Any, path: Path) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             torch.save(payload, stream)
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
