@@ -183,3 +183,18 @@ def test_teacher_offers_both_layers_and_skips_known_or_mixed_regions():
     for i, (t1, l1, _) in enumerate(picked):
         for t2, l2, _ in picked[i + 1:]:
             assert abs(t1 - t2) >= 4 or abs(l1 - l2) >= 4
+
+
+def test_ideal_search_on_a_shrunk_copy_never_suggests_a_region_the_person_would_skip():
+    alpha = np.zeros((80, 80))
+    alpha[20:60, 20:60] = 1.0
+    alpha[20:60:4, 20:60:4] = 0.99  # specks the 20 x 20 copy averages away (1 - 0.01 / 16)
+    image = np.repeat(alpha[..., None], 3, axis=2)
+    env = ActiveEnvironment(image, colour_solver, alpha, region_size=8)
+    ideal = IdealStrategy(stride=1, search_size=20)
+    ideal.reset(image)
+    for _ in range(6):
+        top, left = ideal.suggest(env)
+        step = env.try_answer(top, left, env.oracle(top, left))
+        assert step.answer != "skip"
+        env.commit(step)

@@ -10,7 +10,9 @@ Every strategy here, like :class:`mattebox.active.policy.LearnedStrategy`, has
   evaluate the candidates' solver calls in a process pool of ``workers`` processes.
 * B2 :class:`RegionCNN`: a CNN that outputs N region centres at once (an image -> features ->
   fully connected -> 2N), trained by regression on the first N regions of ideal sequences;
-  one network per N, as the paper trains seven. Our shipped networks regress on the greedy
+  one network per N, as the paper trains seven. To save CPU we ship one network for N = 20
+  and use its first N outputs for smaller N (they regress the first N regions of the same
+  sequences, so they are nested heads on one shared trunk). It regresses on the greedy
   teacher's sequences (:mod:`mattebox.active.imitation`, an approximation of B1 that costs 8
   solver calls per step instead of ~100), the same sequences the learned policy starts from.
 * B3 :class:`ClusterStrategy`: k-means with k = N clusters of per-pixel colour and position
@@ -241,13 +243,18 @@ class IdealStrategy:
             raise InputError("the ideal sequence needs the ground-truth alpha (an oracle)")
         search, scale = self._search_env(env)
         candidates = self.candidates(search)
+        if scale != 1.0:  # answerable in the shrunk copy is not enough: the person sees full size
+            candidates = [(t, l, a) for t, l, a in candidates
+                          if env.oracle(*self._scale_back(env, t, l, scale)) == a]
         if not candidates:  # nothing answerable is left: any corner (it will be skipped)
             return 0, 0
         errors = self._errors(search, candidates)
         self.last_errors = {(t, l): e for (t, l, _), e in zip(candidates, errors)}
         top, left, _ = candidates[int(np.argmin(errors))]
-        if scale == 1.0:
-            return top, left
+        return (top, left) if scale == 1.0 else self._scale_back(env, top, left, scale)
+
+    @staticmethod
+    def _scale_back(env: ActiveEnvironment, top: int, left: int, scale: float) -> tuple[int, int]:
         limit_y, limit_x = env.shape[0] - env.region_size, env.shape[1] - env.region_size
         return min(int(round(top / scale)), limit_y), min(int(round(left / scale)), limit_x)
 
@@ -303,31 +310,38 @@ def build_region_cnn(n: int, config=None):
     return cls(n) if config is None else cls(n, config)
 
 
-def train_region_cnn(images: np.ndarray, targets: np.ndarray, n: int, epochs: int = 200,
-                     lr: float = 1e-3, seed: int = 0, log=None):
+def train_region_cnn(images: np.ndarray, targets: np.ndarray, n: int, epochs: int = 80,
+                     lr: float = 1e-3, seed: int = 0, batch: int = 16, log=None):
     """Fit a Region-CNN to the first ``n`` ideal locations (``targets``: B x >=n x 2 in [-1, 1]).
 
     ``images``: B x H x W x 3 in [0, 1]. Mean squared error on the normalised locations,
-    Adam, full batch plus horizontal-flip augmentation (x -> -x).
+    Adam on mini-batches, horizontal flips (x -> -x) half of the time.
     """
     import torch
 
     from .policy import image_tensor
 
     torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     net = build_region_cnn(n)
-    x = image_tensor(images, net.config.image_size)
-    y = torch.as_tensor(np.asarray(targets, dtype=np.float32)[:, :n])
-    x = torch.cat([x, x.flip(-1)])
-    y = torch.cat([y, y * torch.tensor([1.0, -1.0])])
+    x_all = image_tensor(images, net.config.image_size)
+    y_all = torch.as_tensor(np.asarray(targets, dtype=np.float32)[:, :n])
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     for epoch in range(epochs):
-        optimiser.zero_grad()
-        loss = ((net(x) - y) ** 2).mean()
-        loss.backward()
-        optimiser.step()
-        if log is not None and (epoch % 50 == 0 or epoch == epochs - 1):
-            log(f"region-cnn N={n} epoch {epoch}: loss {loss.item():.4f}")
+        order = rng.permutation(len(x_all))
+        total = 0.0
+        for start in range(0, len(order), batch):
+            index = torch.as_tensor(order[start:start + batch])
+            x, y = x_all[index], y_all[index]
+            if rng.random() < 0.5:
+                x, y = x.flip(-1), y * torch.tensor([1.0, -1.0])
+            loss = ((net(x) - y) ** 2).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(index)
+        if log is not None and (epoch % 10 == 0 or epoch == epochs - 1):
+            log(f"region-cnn N={n} epoch {epoch + 1}/{epochs}: loss {total / len(order):.4f}")
     net.eval()
     return net
 
@@ -455,7 +469,7 @@ def main(argv=None) -> int:
     parser.add_argument("--candidates", type=int, default=8, help="teacher candidates per step")
     parser.add_argument("--sizes", default="1,5,10,15,20", help="the N of each Region-CNN")
     parser.add_argument("--solver", default="sm")
-    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--cache", default="runs/active_cache")
     args = parser.parse_args(argv)
     import torch

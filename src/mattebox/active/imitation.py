@@ -156,3 +156,41 @@ def clone(policy, data: dict[str, np.ndarray], epochs: int, batch: int = 16, lr:
         if epoch % 10 == 0 or epoch == epochs - 1:
             log(f"cloning epoch {epoch + 1}/{epochs}: location MSE {losses[-1]:.4f}")
     return losses
+
+
+def pretrain_features(policy, images: np.ndarray, alphas: np.ndarray, epochs: int, grid: int = 16,
+                      batch: int = 16, lr: float = 1e-3, seed: int = 0,
+                      log: Callable[[str], None] = print) -> list[float]:
+    """Teach the feature extraction net where the object is: a linear head on g0 predicts the
+    ground-truth alpha shrunk to ``grid`` x ``grid`` (binary cross-entropy); the head is
+    dropped afterwards. Not in the paper, which uses VGG16 trained from scratch by REINFORCE;
+    it stands in for the visual knowledge we cannot afford to learn by trial and error."""
+    import cv2
+    import torch
+    from torch import nn
+
+    generator = np.random.default_rng(seed)
+    targets = torch.as_tensor(np.stack([cv2.resize(np.asarray(a, np.float32), (grid, grid),
+                                                   interpolation=cv2.INTER_AREA) for a in alphas]))
+    x_all = policy.image_tensor(images)
+    head = nn.Linear(policy.config.feature_dim, grid * grid)
+    optimiser = torch.optim.Adam(list(policy.extract.parameters()) + list(head.parameters()), lr=lr)
+    losses = []
+    for epoch in range(epochs):
+        order = generator.permutation(len(images))
+        total = 0.0
+        for start in range(0, len(images), batch):
+            index = torch.as_tensor(order[start:start + batch])
+            x, y = x_all[index], targets[index]
+            if generator.random() < 0.5:
+                x, y = x.flip(-1), y.flip(-1)
+            logits = head(policy.extract(x)).view(-1, grid, grid)
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, y)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(index)
+        losses.append(total / len(images))
+        if epoch % 10 == 0 or epoch == epochs - 1:
+            log(f"feature pretraining epoch {epoch + 1}/{epochs}: coarse-alpha BCE {losses[-1]:.4f}")
+    return losses
