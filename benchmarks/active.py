@@ -37,7 +37,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINTS = (1, 5, 10, 15, 20)
-BLOCKS = ("learned", "random", "cluster", "region-cnn", "ideal", "reuse", "trimap", "timing")
+BLOCKS = ("learned", "random", "cluster", "region-cnn", "ideal", "reuse", "trimap", "timing", "fast")
 
 
 def default_data() -> Path:
@@ -152,6 +152,8 @@ def main(argv=None) -> int:
                         help="B1 searches on a copy shrunk to this side (0: at 400 px); the stride "
                              "shrinks with it")
     parser.add_argument("--workers", type=int, default=1, help="B1 processes")
+    parser.add_argument("--fast-size", type=int, default=200,
+                        help="block 'fast': the learned policy with the solver run at this size")
     parser.add_argument("--random-seeds", type=int, default=3)
     parser.add_argument("--only", default=",".join(BLOCKS), help=f"comma list of {', '.join(BLOCKS)}")
     parser.add_argument("--force", action="store_true", help="recompute cached blocks")
@@ -180,7 +182,7 @@ def main(argv=None) -> int:
     sm = args.solver
 
     learned = None
-    if {"learned", "reuse", "timing"} & only:
+    if {"learned", "reuse", "timing", "fast"} & only:
         policy = load_policy(args.weights)
         learned = sequence_block(cache, f"learned_{sm}", items, lambda: LearnedStrategy(policy), sm, steps, region)
         rows[f"learned + {sm}"] = curve(learned, steps)
@@ -278,6 +280,17 @@ def main(argv=None) -> int:
                     continue
                 cache.put(name, result)
             trimap_rows[f"trimap + {solver}"] = float(np.mean(list(result.values())))
+    fast_timing = None
+    if "fast" in only:
+        from mattebox.active.environment import downscaled_solver, get_solver
+
+        fast_solver = downscaled_solver(get_solver(sm), args.fast_size)
+        fast = sequence_block(cache, f"learned_{sm}_solved{args.fast_size}", items,
+                              lambda: LearnedStrategy(policy), fast_solver, steps, region)
+        rows[f"learned + {sm} solved at {args.fast_size} px"] = curve(fast, steps)
+        seconds = [r["seconds"] for records in fast.values() for r in records[1:]]
+        fast_timing = {"mean": float(np.mean(seconds)), "median": float(np.median(seconds)),
+                       "p90": float(np.percentile(seconds, 90)), "max": float(np.max(seconds))}
     timing = None
     if "timing" in only:
         seconds = [r["seconds"] for records in learned.values() for r in records[1:]]
@@ -302,7 +315,11 @@ def main(argv=None) -> int:
         print(f"\nseconds per suggestion (policy + {sm} update after the answer, 400x400, steps 2-20): "
               f"mean {timing['mean']:.3f}, median {timing['median']:.3f}, p90 {timing['p90']:.3f}, "
               f"max {timing['max']:.3f}; policy alone {timing['policy_mean'] * 1000:.1f} ms")
-    summary = {"table": table, "trimap": trimap_rows, "timing": timing, "checkpoints": list(CHECKPOINTS),
+    if fast_timing:
+        print(f"seconds per suggestion with {sm} solved at {args.fast_size} px and resized back: "
+              f"mean {fast_timing['mean']:.3f}, median {fast_timing['median']:.3f}, "
+              f"p90 {fast_timing['p90']:.3f}, max {fast_timing['max']:.3f}")
+    summary = {"fast_timing": fast_timing, "table": table, "trimap": trimap_rows, "timing": timing, "checkpoints": list(CHECKPOINTS),
                "images": [i[0] for i in items], "stride": args.stride}
     cache.put("summary", summary)
     if args.plot and rows:

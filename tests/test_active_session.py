@@ -198,3 +198,26 @@ def test_ideal_search_on_a_shrunk_copy_never_suggests_a_region_the_person_would_
         step = env.try_answer(top, left, env.oracle(top, left))
         assert step.answer != "skip"
         env.commit(step)
+
+
+def test_a_downscaled_solver_keeps_labels_and_returns_full_size():
+    from mattebox.active.environment import downscaled_solver
+
+    calls = []
+
+    def solver(img, trimap):
+        calls.append(trimap.shape)
+        return img[..., 0].copy()
+
+    image = np.zeros((40, 40, 3))
+    image[:, 20:] = 1.0
+    trimap = np.full((40, 40), 0.5)
+    trimap[:8, :8] = 0.0
+    trimap[:8, 32:] = 1.0
+    alpha = downscaled_solver(solver, 20)(image, trimap)
+    assert calls == [(20, 20)] and alpha.shape == (40, 40)
+    assert alpha[20, 5] < 0.05 and alpha[20, 35] > 0.95
+    session = ActiveSession(image, solver=solver, policy="random", work_size=40, solve_size=20)
+    session.answer((0, 0), "bg")
+    session.answer((0, 37), "fg")
+    assert calls[-1] == (20, 20) and session.matte().shape == (40, 40)

@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes for --policy ideal")
     parser.add_argument("--work-size", type=int, default=400,
                         help="side of the square work image (default 400, the paper's)")
+    parser.add_argument("--solve-size", type=int, default=None,
+                        help="solve the interactive mattes at this size and resize them back "
+                             "(faster suggestions; e.g. 200)")
     parser.add_argument("--json", action="store_true", help="one JSON line per step on stdout")
     parser.add_argument("-o", "--output", help="write the final matte here (PNG, the photo's size)")
     parser.add_argument("--full-resolution", action="store_true",
@@ -105,7 +108,7 @@ def _session(args):
         raise InputError(f"the oracle alpha is {alpha.shape[1]}x{alpha.shape[0]} but the image is "
                          f"{image.shape[1]}x{image.shape[0]}; pass the matching ground truth")
     return ActiveSession(image, solver=args.solver, policy=args.policy, alpha=alpha,
-                         work_size=args.work_size, **options)
+                         work_size=args.work_size, solve_size=args.solve_size, **options)
 
 
 def _ask(prompt: str) -> str:

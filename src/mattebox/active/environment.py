@@ -86,6 +86,26 @@ def get_solver(solver: str | Solver, **options) -> Solver:
     return (lambda image, trimap: fn(image, trimap, **options)) if options else fn
 
 
+def downscaled_solver(solver: Solver, size: int) -> Solver:
+    """``solver`` run on a copy of the image shrunk to ``size`` on its longer side, the matte
+    resized back (bilinear): a faster, blurrier matte for the interactive loop. The trimap is
+    shrunk by nearest neighbour, so labels stay exact; a shrunk trimap that lost one layer
+    keeps every unknown pixel at 0.5 (see :func:`solve_matte`)."""
+    import cv2
+
+    def solve(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        height, width = trimap.shape
+        scale = size / max(height, width)
+        if scale >= 1.0:
+            return solver(image, trimap)
+        small = (max(1, round(width * scale)), max(1, round(height * scale)))
+        alpha = solve_matte(cv2.resize(image, small, interpolation=cv2.INTER_AREA).clip(0, 1),
+                            cv2.resize(trimap, small, interpolation=cv2.INTER_NEAREST), solver)
+        return cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    return solve
+
+
 def solve_matte(image: np.ndarray, trimap: np.ndarray, solver: Solver) -> np.ndarray:
     """The matte for an accumulated trimap, handling the degenerate cases (module docstring)."""
     has_fg = bool(np.any(trimap == FOREGROUND))

@@ -28,6 +28,7 @@ from .environment import (
     WORK_SIZE,
     ActiveEnvironment,
     Step,
+    downscaled_solver,
     get_solver,
     region_size_for,
     resize_image,
@@ -72,11 +73,15 @@ class ActiveSession:
         a strategy object with reset / suggest / observe.
     alpha
         Optional ground-truth matte (any size): enables :meth:`oracle` and :meth:`rmse`.
+    solve_size
+        Solve the interactive mattes on a copy shrunk to this side and resize them back
+        (faster suggestions, blurrier intermediate mattes); None solves at the work size.
     """
 
     def __init__(self, image: np.ndarray, solver: Any = "sm", policy: Any = "learned",
                  alpha: np.ndarray | None = None, work_size: int = WORK_SIZE,
-                 region_size: int | None = None, **strategy_options) -> None:
+                 region_size: int | None = None, solve_size: int | None = None,
+                 **strategy_options) -> None:
         if isinstance(policy, str) and policy not in POLICIES:
             raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
         image = checks.as_image(image)
@@ -94,7 +99,12 @@ class ActiveSession:
         self.solver_name = solver if isinstance(solver, str) else getattr(solver, "__name__", "callable")
         self._solver = solver
         size = region_size_for(self.work_size) if region_size is None else int(region_size)
-        self.env = ActiveEnvironment(resize_image(image, self.work_size), solver, work_alpha, size)
+        loop_solver = solver
+        if solve_size is not None:
+            if int(solve_size) < 16:
+                raise InputError(f"solve size {solve_size} is too small; use at least 16 pixels")
+            loop_solver = downscaled_solver(get_solver(solver), int(solve_size))
+        self.env = ActiveEnvironment(resize_image(image, self.work_size), loop_solver, work_alpha, size)
         self._image = image
         if isinstance(policy, str):
             self.policy_name = policy
