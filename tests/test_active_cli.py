@@ -76,3 +76,13 @@ def test_bad_requests_exit_2_with_a_reason(files, capsys):
     capsys.readouterr()
     assert main(["active", photo, "--oracle", alpha, "--policy", "random", "-o", str(files / "m.jpg")]) == 2
     assert ".png" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("policy", ["learned", "region-cnn"])
+def test_the_shipped_policies_run_with_an_oracle(files, capsys, policy):
+    code = main(["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"), "--steps", "3",
+                 "--policy", policy, "--work-size", "64", "--json"])
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3]
+    assert all(0 <= r["region"][0] <= 61 and 0 <= r["region"][1] <= 61 for r in lines)

@@ -83,6 +83,9 @@ class TrainConfig:
     #: the first ``teacher_scenes`` training scenes for ``clone_epochs`` epochs before
     #: REINFORCE; 0 scenes trains from scratch as the paper does.
     teacher_scenes: int = 0
+    #: Before cloning, epochs of feature pretraining on the training scenes' coarse alpha
+    #: (mattebox.active.imitation.pretrain_features); 0: none.
+    feature_pretrain_epochs: int = 0
     teacher_candidates: int = 8
     clone_epochs: int = 60
     clone_lr: float = 1e-3
@@ -311,6 +314,11 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
         data = teacher_data(images[:count], alphas[:count], tc.work_size, tc.steps, tc.solver,
                             tc.teacher_candidates, cache_dir=cache, log=log)
         torch.manual_seed(tc.seed)
+        if tc.feature_pretrain_epochs > 0:
+            from .imitation import pretrain_features
+
+            pretrain_features(policy, work_images, work_alphas, tc.feature_pretrain_epochs,
+                              seed=tc.seed, log=log)
         clone(policy, data, tc.clone_epochs, lr=tc.clone_lr, seed=tc.seed, log=log)
         save(out / "cloned.pt")
     if update == 0:
