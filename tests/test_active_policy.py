@@ -136,3 +136,73 @@ def test_learning_rate_decays_exponentially_from_1e3_to_1e4():
     assert learning_rate(50, config) == pytest.approx(1e-3 * 0.1**0.5)
     assert learning_rate(100, config) == pytest.approx(1e-4)
     assert learning_rate(500, config) == pytest.approx(1e-4)
+
+
+GRID = PolicyConfig(name="tiny-grid", image_size=32, feature_blocks=((4, 1), (8, 1)), feature_pool=2,
+                    feature_dim=16, hidden_size=16, patch_size=8, patch_blocks=((4, 1),),
+                    location_head="grid", grid=8, grid_channels=8)
+
+
+def test_grid_cells_tile_the_image_by_regions():
+    from mattebox.active.policy import cell_locations, location_cells
+
+    cells = torch.arange(400)
+    assert torch.equal(location_cells(cell_locations(cells, 20), 20), cells)
+    corners = {corner_for(loc, (400, 400), 20) for loc in cell_locations(cells, 20).tolist()}
+    assert corners == {(20 * r, 20 * c) for r in range(20) for c in range(20)}
+
+
+def test_grid_head_never_asks_the_same_cell_twice():
+    from mattebox.active.environment import ActiveEnvironment
+    from mattebox.active.policy import LearnedStrategy
+
+    torch.manual_seed(0)
+    policy = build_policy(GRID).eval()
+    image = np.random.default_rng(0).random((40, 40, 3))
+    env = ActiveEnvironment(image, solver=lambda i, t: np.where(t == 0.5, 0.5, t), region_size=5)
+    strategy = LearnedStrategy(policy)
+    strategy.reset(image)
+    corners = []
+    for _ in range(GRID.grid * GRID.grid):
+        top, left = strategy.suggest(env)
+        step = env.try_answer(top, left, "bg")
+        env.commit(step)
+        strategy.observe(env, step)
+        corners.append((top, left))
+    assert len(set(corners)) == len(corners)  # every cell once, then the grid is exhausted
+
+
+def test_grid_head_gradient_favours_the_rewarded_cell():
+    from mattebox.active.policy import cell_locations
+
+    policy = build_policy(GRID)
+    logits = torch.zeros(1, 64, requires_grad=True)
+    samples = cell_locations(torch.tensor([[10], [50]]), 8)  # S = 2 cells, batch 1
+    log_probs = torch.stack([policy.log_prob(samples[j], logits) for j in range(2)])
+    loss, _ = reinforce_loss(log_probs, torch.tensor([[1.0], [-0.5]]), torch.zeros(2, 1),
+                             torch.ones(2, 1), episodes=1)
+    loss.backward()
+    assert logits.grad[0, 10] < 0 < logits.grad[0, 50]  # descent raises cell 10, lowers 50
+
+
+def test_grid_head_clones_a_teacher_that_has_two_answers():
+    """Two kinds of scene with different best cells: the grid head learns both, where the
+    mean of a regression head would sit between them."""
+    from mattebox.active.imitation import clone
+    from mattebox.active.policy import cell_locations, location_cells
+
+    torch.manual_seed(0)
+    policy = build_policy(GRID)
+    images = np.zeros((8, 32, 32, 3), np.float32)
+    images[:4, :16, :16] = 1.0  # scenes 0..3 are bright top left, 4..7 bottom right
+    images[4:, 16:, 16:] = 1.0
+    cells = torch.tensor([9] * 4 + [54] * 4)
+    targets = cell_locations(cells, 8).numpy()[:, None, :].repeat(2, axis=1)
+    data = {"images": images, "locations": targets, "mattes": np.full((8, 2, 32, 32), 0.5, np.float16)}
+    losses = clone(policy, data, epochs=60, batch=8, lr=3e-3, log=lambda _: None)
+    assert losses[-1] < losses[0] / 10
+    with torch.no_grad():
+        output, _ = policy.head(policy.begin(policy.image_tensor(images)))
+        picked = location_cells(policy.best_location(output), 8)
+    assert all(int(c) == 9 for c in picked[:4]), picked
+    assert all(int(c) == 54 for c in picked[4:]), picked

@@ -10,7 +10,9 @@ scores every answerable, not yet labelled region by the current matte's absolute
 summed over the region, keeps the ``candidates`` best (non-overlapping), runs the solver on
 each and takes the one with the lowest RMSE: ``candidates`` solver calls per step instead of
 B1's hundreds. Cloning feeds the teacher's own regions and mattes through the joint encoding
-net (teacher forcing) and regresses l_hat_i on the teacher's l_i (mean squared error).
+net (teacher forcing) and fits the location decoding net to the teacher's l_i: squared error for
+the paper's Gaussian head, cross-entropy of the teacher's cell for the grid head
+(:class:`mattebox.active.policy.GridScorer`).
 """
 
 from __future__ import annotations
@@ -114,6 +116,44 @@ def teacher_data(images: np.ndarray, alphas: np.ndarray, work_size: int, steps: 
     return data
 
 
+def dagger_data(policy, images: np.ndarray, alphas: np.ndarray, work_size: int, steps: int,
+                solver: str, candidates: int = 8, log: Callable[[str], None] = print) -> dict[str, np.ndarray]:
+    """One round of DAgger (Ross et al. 2011): the policy drives (mean locations), the teacher
+    says at every state where it would have asked. Returns the :func:`clone` data with the
+    policy's regions and mattes as ``locations`` / ``mattes`` and the teacher's as ``targets``."""
+    from .policy import LearnedStrategy
+
+    region = region_size_for(work_size)
+    small = np.stack([resize_image(i, work_size) for i in images]).astype(np.float32)
+    locations = np.zeros((len(images), steps, 2), np.float32)
+    targets = np.zeros_like(locations)
+    mattes = np.zeros((len(images), steps, work_size, work_size), np.float16)
+    strategy = LearnedStrategy(policy)
+    policy.eval()
+    for i in range(len(images)):
+        env = ActiveEnvironment(small[i].astype(np.float64), solver,
+                                resize_alpha(np.asarray(alphas[i], np.float64), work_size), region)
+        strategy.reset(env.image)
+        for k in range(steps):
+            options = teacher_candidates(env, candidates)
+            top, left = strategy.suggest(env)
+            if options:
+                trials = [env.try_answer(t, l, a) for t, l, a in options]
+                best = min(trials, key=lambda s: s.rmse)
+                targets[i, k] = location_for(best.top, best.left, env.shape, region)
+            else:
+                targets[i, k] = location_for(top, left, env.shape, region)
+            step = env.try_answer(top, left, env.oracle(top, left))
+            env.commit(step)
+            strategy.observe(env, step)
+            locations[i, k] = location_for(top, left, env.shape, region)
+            mattes[i, k] = step.matte
+        if (i + 1) % 10 == 0:
+            log(f"dagger: {i + 1}/{len(images)} scenes, policy RMSE after {steps} regions {env.rmse:.4f}")
+    policy.train()
+    return {"images": small, "locations": locations, "targets": targets, "mattes": mattes}
+
+
 def clone(policy, data: dict[str, np.ndarray], epochs: int, batch: int = 16, lr: float = 1e-3,
           seed: int = 0, log: Callable[[str], None] = print) -> list[float]:
     """Fit ``policy`` to the teacher's locations with teacher forcing; returns the epoch losses.
@@ -126,6 +166,7 @@ def clone(policy, data: dict[str, np.ndarray], epochs: int, batch: int = 16, lr:
     optimiser = torch.optim.Adam(policy.parameters(), lr=lr)
     images = policy.image_tensor(data["images"])
     locations = torch.as_tensor(data["locations"])
+    targets = torch.as_tensor(data.get("targets", data["locations"]))
     mattes = torch.as_tensor(data["mattes"].astype(np.float32))
     count, steps = locations.shape[:2]
     losses = []
@@ -136,16 +177,17 @@ def clone(policy, data: dict[str, np.ndarray], epochs: int, batch: int = 16, lr:
         for start in range(0, count, batch):
             index = torch.as_tensor(order[start:start + batch])
             flip = bool(generator.random() < 0.5)
-            x, target, matte = images[index], locations[index], mattes[index]
+            x, seen, target, matte = images[index], locations[index], targets[index], mattes[index]
             if flip:
                 x, matte = x.flip(-1), matte.flip(-1)
+                seen = seen * torch.tensor([1.0, -1.0])
                 target = target * torch.tensor([1.0, -1.0])
             state = policy.begin(x)
             loss = torch.zeros(())
             for k in range(steps):
-                mean, _ = policy.head(state)
-                loss = loss + ((mean - target[:, k]) ** 2).sum(1).mean()
-                state = policy.observe(state, target[:, k], matte[:, k].unsqueeze(1))
+                output, _ = policy.head(state)
+                loss = loss + policy.imitation_loss(output, target[:, k])
+                state = policy.observe(state, seen[:, k], matte[:, k].unsqueeze(1))
             loss = loss / steps
             optimiser.zero_grad()
             loss.backward()
@@ -154,7 +196,7 @@ def clone(policy, data: dict[str, np.ndarray], epochs: int, batch: int = 16, lr:
             total += float(loss.detach()) * len(index)
         losses.append(total / count)
         if epoch % 10 == 0 or epoch == epochs - 1:
-            log(f"cloning epoch {epoch + 1}/{epochs}: location MSE {losses[-1]:.4f}")
+            log(f"cloning epoch {epoch + 1}/{epochs}: imitation loss {losses[-1]:.4f}")
     return losses
 
 

@@ -78,6 +78,14 @@ class PolicyConfig:
     region_extent: float = REGION_SIZE / WORK_SIZE
     #: Std of the Gaussian exploration around the predicted location, normalised units.
     omega: float = 0.15
+    #: How the location decoding net gives l_i: "gaussian" (the paper: l_hat from a linear
+    #: layer on v_i, exploration N(l_hat, Omega^2 I)) or "grid" (ours: a categorical
+    #: distribution over the ``grid`` x ``grid`` tiling of the image by regions; module docstring).
+    location_head: str = "gaussian"
+    #: Cells per side of the grid head; 20 tiles a 400 x 400 image by the paper's 20 x 20 regions.
+    grid: int = 20
+    #: Channels of the grid head's scoring maps.
+    grid_channels: int = 32
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,7 +102,16 @@ class PolicyConfig:
                 fixed[key] = tuple(tuple(int(v) for v in pair) for pair in fixed[key])
         if "feature_fc" in fixed:
             fixed["feature_fc"] = tuple(int(v) for v in fixed["feature_fc"])
-        return cls(**fixed)
+        config = cls(**fixed)
+        if config.location_head not in LOCATION_HEADS:
+            raise InputError(f"location_head must be one of {', '.join(LOCATION_HEADS)}, "
+                             f"not {config.location_head!r}")
+        if config.grid < 2:
+            raise InputError(f"grid must be at least 2 cells per side, not {config.grid}")
+        return config
+
+
+LOCATION_HEADS = ("gaussian", "grid")
 
 
 #: The paper's sizes (Section 2.2): VGG16 on 400 x 400, 1000-d g, 128-d LSTM, 75 x 75 patch.
@@ -159,6 +176,76 @@ class FeatureExtractionNet(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.pool(self.features(images)), 1))
 
+    def forward_with_map(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """g0 and the feature map after the second-to-last block (for the grid head)."""
+        pools = [i for i, m in enumerate(self.features) if isinstance(m, nn.MaxPool2d)]
+        cut = pools[-2] + 1 if len(pools) > 1 else 0
+        fmap = self.features[:cut](images) if cut else images
+        out = self.features[cut:](fmap)
+        return self.classifier(torch.flatten(self.pool(out), 1)), fmap
+
+
+class GridScorer(nn.Module):
+    """The grid head's location decoding net (ours): logits over the grid x grid region tiling.
+
+    logit(cell) = prior(v_i)[cell] + score(maps[cell], v_i), where the maps are the image
+    features of the second-to-last VGG block and two statistics of the current matte per cell
+    (mean alpha, mean 4 alpha (1 - alpha): how undecided it is), and a cell already asked is
+    excluded. A regression head cannot say "here or there": trained on a teacher whose next
+    region may lie in several places it predicts their average, often a region nobody would ask
+    about (our first shipped policy asked near the image centre and did worse than random).
+    """
+
+    def __init__(self, config: PolicyConfig, map_channels: int) -> None:
+        super().__init__()
+        width, cells = config.grid_channels, config.grid * config.grid
+        self.grid = config.grid
+        self.prior = nn.Linear(config.hidden_size, cells)
+        self.from_v = nn.Linear(config.hidden_size, width)
+        self.from_maps = nn.Conv2d(map_channels + MATTE_STATS + 1, width, 1)
+        self.mix = nn.Conv2d(width, width, 3, padding=1)
+        self.out = nn.Conv2d(width, 1, 1)
+
+    def forward(self, v: torch.Tensor, maps: torch.Tensor, matte: torch.Tensor,
+                asked: torch.Tensor) -> torch.Tensor:
+        grid = self.grid
+        x = torch.cat([maps, matte, asked.view(-1, 1, grid, grid)], dim=1)
+        hidden = F.relu(self.from_maps(x) + self.from_v(v)[:, :, None, None])
+        hidden = F.relu(self.mix(hidden))
+        logits = self.out(hidden).flatten(1) + self.prior(v)
+        return logits.masked_fill(asked > 0, ASKED_LOGIT)
+
+
+#: Matte statistics per grid cell the grid head reads (mean alpha, mean 4 alpha (1 - alpha)).
+MATTE_STATS = 2
+#: Logit of a cell already asked: never drawn, finite so that sums stay finite.
+ASKED_LOGIT = -1e4
+
+
+def matte_statistics(mattes: torch.Tensor, grid: int) -> torch.Tensor:
+    """B x 1 x H x W mattes -> B x 2 x grid x grid: mean alpha and mean 4 alpha (1 - alpha)."""
+    mattes = mattes.float()
+    return torch.cat([F.adaptive_avg_pool2d(mattes, grid),
+                      F.adaptive_avg_pool2d(4.0 * mattes * (1.0 - mattes), grid)], dim=1)
+
+
+def cell_locations(cells: torch.Tensor, grid: int) -> torch.Tensor:
+    """Flat cell indices (any shape) -> normalised (y, x) region locations (shape + (2,)).
+
+    Cell (r, c) is the region whose corner is r / (grid - 1) of the way down the image (see
+    :func:`mattebox.active.environment.corner_for`); at 400 x 400 with 20 x 20 regions and
+    grid 20 this is the exact tiling, corner (20 r, 20 c).
+    """
+    rows = torch.div(cells, grid, rounding_mode="floor")
+    cols = cells - rows * grid
+    return torch.stack([rows, cols], dim=-1).float() * (2.0 / (grid - 1)) - 1.0
+
+
+def location_cells(locations: torch.Tensor, grid: int) -> torch.Tensor:
+    """Normalised (y, x) locations (... x 2) -> the flat index of the nearest grid cell."""
+    index = ((locations.clamp(-1, 1) + 1.0) * ((grid - 1) / 2.0)).round().long()
+    return index[..., 0] * grid + index[..., 1]
+
 
 class JointEncodingNet(nn.Module):
     """g_i = f_jEnc(l_i, alpha_i): the matte patch around l_i, encoded with l_i."""
@@ -179,10 +266,14 @@ class JointEncodingNet(nn.Module):
 
 @dataclass
 class PolicyState:
-    """LSTM state (h, c) and its latest output v (all B x hidden)."""
+    """LSTM state (h, c) and its latest output v (all B x hidden); for the grid head also the
+    image feature maps and matte statistics at grid x grid, and the cells already asked (B x cells)."""
 
     h: torch.Tensor
     c: torch.Tensor
+    maps: torch.Tensor | None = None
+    matte: torch.Tensor | None = None
+    asked: torch.Tensor | None = None
 
     @property
     def v(self) -> torch.Tensor:
@@ -220,7 +311,11 @@ class ActivePolicy(nn.Module):
         self.norm_g0 = nn.LayerNorm(config.feature_dim)
         self.norm_g = nn.LayerNorm(config.feature_dim)
         self.rnn = nn.LSTMCell(config.feature_dim, config.hidden_size)
-        self.locate = nn.Linear(config.hidden_size, 2)
+        if config.location_head == "grid":
+            channels = config.feature_blocks[-2][0] if len(config.feature_blocks) > 1 else 3
+            self.locate = GridScorer(config, channels)
+        else:
+            self.locate = nn.Linear(config.hidden_size, 2)
         self.baseline = nn.Linear(config.hidden_size, 1)
         self.reset_parameters()
 
@@ -232,9 +327,17 @@ class ActivePolicy(nn.Module):
                 std = math.sqrt(2.0 / fan_in)
                 nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
                 nn.init.zeros_(module.bias)
-        # Start near the image centre with small steps, and the baseline at 0.
-        nn.init.trunc_normal_(self.locate.weight, std=0.01, a=-0.02, b=0.02)
+        # Start near the image centre with small steps (grid head: near uniform), baseline at 0.
+        last = self.locate.out if isinstance(self.locate, GridScorer) else self.locate
+        nn.init.trunc_normal_(last.weight, std=0.01, a=-0.02, b=0.02)
+        if isinstance(self.locate, GridScorer):
+            nn.init.trunc_normal_(self.locate.prior.weight, std=0.01, a=-0.02, b=0.02)
         nn.init.zeros_(self.baseline.weight)
+
+    @property
+    def grid(self) -> int | None:
+        """Cells per side of the grid head, or None for the paper's Gaussian head."""
+        return self.config.grid if self.config.location_head == "grid" else None
 
     def image_tensor(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """H x W x 3 (or B x H x W x 3) images in [0, 1] -> the feature net's input tensor."""
@@ -242,27 +345,83 @@ class ActivePolicy(nn.Module):
 
     def begin(self, images: torch.Tensor) -> PolicyState:
         """Feature extraction and the first LSTM step on g0; the state's v gives l_1."""
-        g0 = self.norm_g0(self.extract(images))
+        grid = self.grid
+        if grid is None:
+            g0 = self.norm_g0(self.extract(images))
+            maps = matte = asked = None
+        else:
+            g0, fmap = self.extract.forward_with_map(images)
+            g0 = self.norm_g0(g0)
+            maps = F.interpolate(fmap, size=(grid, grid), mode="bilinear", align_corners=False)
+            # before any answer the environment's matte is 0.5 everywhere
+            matte = matte_statistics(g0.new_full((g0.shape[0], 1, grid, grid), 0.5), grid)
+            asked = g0.new_zeros(g0.shape[0], grid * grid)
         zeros = g0.new_zeros(g0.shape[0], self.config.hidden_size)
         h, c = self.rnn(g0, (zeros, zeros))
-        return PolicyState(h, c)
+        return PolicyState(h, c, maps, matte, asked)
 
     def head(self, state: PolicyState) -> tuple[torch.Tensor, torch.Tensor]:
-        """Predicted location l_hat (B x 2; clamp to [-1, 1] to use it) and baseline b (B) from v_i."""
-        return self.locate(state.v), self.baseline(state.v.detach()).squeeze(1)
+        """The location decoding net's output and the baseline b (B) from v_i: the location
+        l_hat (B x 2; clamp to [-1, 1] to use it) or, for the grid head, the cell logits (B x cells)."""
+        baseline = self.baseline(state.v.detach()).squeeze(1)
+        if self.grid is None:
+            return self.locate(state.v), baseline
+        return self.locate(state.v, state.maps, state.matte, state.asked), baseline
 
     def observe(self, state: PolicyState, locations: torch.Tensor, mattes: torch.Tensor) -> PolicyState:
         """One LSTM step on g_i = f_jEnc(l_i, alpha_i); ``mattes`` B x 1 x H x W in [0, 1]."""
         patches = matte_patches(mattes, locations, self.config)
         g = self.norm_g(self.encode(locations, patches))
         h, c = self.rnn(g, (state.h, state.c))
-        return PolicyState(h, c)
+        if self.grid is None:
+            return PolicyState(h, c)
+        asked = state.asked.clone()
+        asked[torch.arange(len(locations)), location_cells(locations, self.grid)] = 1.0
+        return PolicyState(h, c, state.maps, matte_statistics(mattes, self.grid), asked)
 
-    def log_prob(self, samples: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
-        """log N(samples; means, Omega^2 I), summed over y and x (B)."""
+    def best_location(self, output: torch.Tensor) -> torch.Tensor:
+        """The location for S = 1 (inference): the mean, or the most likely cell (B x 2)."""
+        if self.grid is None:
+            return output
+        return cell_locations(output.argmax(dim=1), self.grid)
+
+    def explore(self, output: torch.Tensor, samples: int, generator: torch.Generator) -> torch.Tensor:
+        """``samples`` exploratory locations per episode (S x B x 2, Section 2.3): Gaussian
+        draws around l_hat, or cells drawn from the grid head's softmax."""
+        output = output.detach()
+        if self.grid is None:
+            noise = torch.randn((samples, *output.shape), generator=generator) * self.config.omega
+            return output.unsqueeze(0) + noise
+        cells = torch.multinomial(torch.softmax(output, dim=1), samples, replacement=True,
+                                  generator=generator)
+        return cell_locations(cells.T, self.grid)
+
+    def log_prob(self, samples: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+        """log pi(samples) (B): log N(samples; l_hat, Omega^2 I) summed over y and x, or the
+        log-softmax of the cells holding the samples."""
+        if self.grid is not None:
+            cells = location_cells(samples, self.grid)
+            return torch.log_softmax(output, dim=1).gather(1, cells[:, None]).squeeze(1)
         omega = self.config.omega
-        z = (samples - means) / omega
+        z = (samples - output) / omega
         return (-0.5 * z * z - math.log(omega * math.sqrt(2 * math.pi))).sum(dim=1)
+
+    def imitation_loss(self, output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Loss towards a teacher's locations (B x 2): squared distance, or the cross-entropy of
+        the target cell (a target cell already asked carries no loss)."""
+        if self.grid is None:
+            return ((output - targets) ** 2).sum(1).mean()
+        cells = location_cells(targets, self.grid)
+        valid = output.gather(1, cells[:, None]).squeeze(1) > ASKED_LOGIT / 2
+        if not bool(valid.any()):
+            return output.sum() * 0.0
+        return F.cross_entropy(output[valid], cells[valid])
+
+    def outside_penalty(self, output: torch.Tensor) -> torch.Tensor:
+        """Squared excess of l_hat beyond [-1, 1] (the Gaussian head only), summed."""
+        if self.grid is not None:
+            return output.new_zeros(())
+        return ((output.abs() - 1.0).clamp(min=0.0) ** 2).sum()
 
 
 def build_policy(config: str | PolicyConfig | dict = "small") -> ActivePolicy:
@@ -318,7 +477,8 @@ class LearnedStrategy:
         if self.state is None:
             raise InputError("call reset(image) before asking the policy for a suggestion")
         with torch.inference_mode():
-            location, _ = self.policy.head(self.state)
+            output, _ = self.policy.head(self.state)
+            location = self.policy.best_location(output)
         y, x = location[0].tolist()
         return float(y), float(x)
 

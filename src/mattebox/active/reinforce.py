@@ -89,6 +89,14 @@ class TrainConfig:
     teacher_candidates: int = 8
     clone_epochs: int = 60
     clone_lr: float = 1e-3
+    #: Start from this weights file instead of cloning (e.g. an earlier run's export).
+    init: str = ""
+    #: One round of DAgger after the warm start: the policy drives on ``dagger_scenes``
+    #: training scenes, the teacher labels its states, and the policy is cloned on the teacher
+    #: data plus these for ``dagger_epochs`` epochs (mattebox.active.imitation.dagger_data).
+    dagger_scenes: int = 0
+    dagger_epochs: int = 45
+    dagger_lr: float = 3e-4
 
 
 @dataclass
@@ -158,9 +166,8 @@ def run_episodes(policy: ActivePolicy, envs: Sequence[ActiveEnvironment], images
     skipped = 0
     for _ in range(steps):
         means, baseline = policy.head(state)
-        outside = outside + ((means.abs() - 1.0).clamp(min=0.0) ** 2).sum()
-        noise = torch.randn((samples, batch, 2), generator=generator) * policy.config.omega
-        draws = (means.detach().unsqueeze(0) + noise)
+        outside = outside + policy.outside_penalty(means)
+        draws = policy.explore(means, samples, generator)
         chosen_locations, chosen_mattes = [], []
         step_rewards = np.zeros((samples, batch))
         step_masks = np.zeros((samples, batch))
@@ -306,6 +313,11 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
         log(f"validation at update {update}: mean RMSE over steps {score:.4f}; {record['val_rmse']} "
             f"(best {best['score']:.4f} at {best['update']})")
 
+    if update == 0 and tc.init:
+        from .policy import load_policy
+
+        policy.load_state_dict(load_policy(tc.init).state_dict())
+        log(f"starting from {tc.init}")
     if update == 0 and tc.teacher_scenes > 0:
         from .imitation import clone, teacher_data
 
@@ -314,6 +326,7 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
         data = teacher_data(images[:count], alphas[:count], tc.work_size, tc.steps, tc.solver,
                             tc.teacher_candidates, cache_dir=cache, log=log)
         torch.manual_seed(tc.seed)
+    if update == 0 and tc.teacher_scenes > 0 and not tc.init:
         if tc.feature_pretrain_epochs > 0:
             from .imitation import pretrain_features
 
@@ -321,6 +334,17 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
                               seed=tc.seed, log=log)
         clone(policy, data, tc.clone_epochs, lr=tc.clone_lr, seed=tc.seed, log=log)
         save(out / "cloned.pt")
+    if update == 0 and tc.dagger_scenes > 0:
+        from .imitation import clone, dagger_data
+
+        count = min(tc.dagger_scenes, len(images))
+        log(f"DAgger: the policy drives on {count} scenes, the teacher labels its states")
+        extra = dagger_data(policy, images[:count], alphas[:count], tc.work_size, tc.steps, tc.solver,
+                            tc.teacher_candidates, log=log)
+        merged = {k: np.concatenate([data[k], extra[k]]) for k in ("images", "locations", "mattes")}
+        merged["targets"] = np.concatenate([data["locations"], extra["targets"]])
+        clone(policy, merged, tc.dagger_epochs, lr=tc.dagger_lr, seed=tc.seed + 1, log=log)
+        save(out / "dagger.pt")
     if update == 0:
         validate()
     policy.train()
