@@ -126,6 +126,22 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
         Trainer(toy_config(model={"refine_width": 8}), tmp_path / "b", resume=True, progress=False)
 
 
+def test_init_starts_from_a_weights_file_with_a_fresh_optimiser(tmp_path):
+    from mattebox.models import save_weights
+    from mattebox.train.engine import Trainer
+
+    first = Trainer(toy_config(), tmp_path / "a", stop_at=2, progress=False)
+    first.run()
+    weights = save_weights(tmp_path / "w.pt", "dim", toy_config().model_options, first.model)
+    second = Trainer(toy_config(train={"init": str(weights)}), tmp_path / "b", progress=False)
+    assert second.step == 0
+    for (name, p), q in zip(first.model.state_dict().items(), second.model.state_dict().values()):
+        assert torch.equal(p, q), name
+    with pytest.raises(InputError, match="same model"):
+        Trainer(toy_config(model={"refine_width": 8}, train={"init": str(weights)}), tmp_path / "c",
+                progress=False)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

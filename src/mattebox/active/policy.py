@@ -30,6 +30,15 @@ sampled at 24 x 24), so that it trains on a CPU; about 0.5 M parameters.
 Exploration (Section 2.3): during training a location is drawn from N(l_hat, Omega^2 I);
 Omega = 0.15 in normalised units (about 1.5 region widths at 400 x 400; the paper does not
 give its value).
+
+The grid head (``location_head = "grid"``, ours, used by the shipped small policy): the
+location decoding net gives a categorical distribution over the grid x grid tiling of the
+image by regions instead of one mean (:class:`GridScorer`); exploration draws cells from it,
+REINFORCE uses its log-softmax, and S = 1 takes the most likely cell. It also reads the image
+feature map and the current matte per cell, and never proposes a cell it has already asked
+about. Why: with the Gaussian head, a policy cloned from a teacher whose next region lies in
+one of several places regresses to their average, near the image centre; that policy did
+worse than random regions on alphamatting-dev (BENCHMARKS.md).
 """
 
 from __future__ import annotations

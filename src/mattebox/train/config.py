@@ -75,6 +75,9 @@ class TrainConfig:
     checkpoint_every: int = 100
     #: Also keep a copy of the checkpoint every this many steps (0: only the latest).
     keep_every: int = 0
+    #: Start from the network in this weights file (or training checkpoint) instead of a fresh
+    #: initialisation; the optimiser, schedule and step start anew. Ignored on --resume.
+    init: str = ""
 
 
 @dataclass

@@ -107,10 +107,23 @@ class Trainer:
         self.resumed_from: int | None = None
         if resume:
             self._resume()
+        elif config.train.init:
+            self._init_from(config.train.init)
         self.network = distributed.wrap(self.model, self.process, self.objective.find_unused_parameters)
         self._eval_sets: dict[str, list[EvalImage]] | None = None
 
     # -- checkpoints -------------------------------------------------------------------------
+
+    def _init_from(self, path: str) -> None:
+        payload = models.read_weights(path)
+        if payload["model"] != self.config.model_name or dict(payload["options"]) != dict(self.config.model_options):
+            raise InputError(
+                f"[train] init = {path!r} holds a {payload['model']!r} model with options "
+                f"{payload['options']}, but the config builds {self.config.model_name!r} with "
+                f"{self.config.model_options}; point init at weights of the same model"
+            )
+        self.model.load_state_dict(payload["state_dict"])
+        self.log(f"initialised the model from {path}")
 
     def _resume(self) -> None:
         state = ckpt.load_checkpoint(self.out_dir / "last.pt")
