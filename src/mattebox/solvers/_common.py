@@ -74,3 +74,24 @@ def solve_for_unknowns(laplacian, trimap: np.ndarray, *, ridge: float = 1e-10,
     rhs = -(rows[:, known] @ flat[known])
     return solve_system(system, rhs, unknown, trimap, ridge=ridge, linear_solver=linear_solver,
                         tol=tol, x0=x0)
+
+
+def solve_window_method(image: np.ndarray, trimap: np.ndarray, *, kind: str, radius: int,
+                        epsilon: float, linear_solver: str, tol: float) -> np.ndarray:
+    """Alpha from a window Laplacian of ``kind`` ("cf" or "lbdm") with the known pixels fixed.
+
+    No unknown pixel: the trimap. An image too small for one window: the harmonic
+    interpolation of the known pixels (4-neighbour graph Laplacian). Otherwise the reduced
+    system over the unknown pixels, gathered directly from the windows that touch them.
+    """
+    from .laplacian import fits_window, grid_laplacian, unknown_system
+
+    done = trivial_alpha(trimap)
+    if done is not None:
+        return done
+    if not fits_window(trimap.shape, radius):
+        return solve_for_unknowns(grid_laplacian(trimap.shape), trimap,
+                                  linear_solver=linear_solver, tol=tol)
+    matrix, rhs, unknown = unknown_system(image, trimap, kind=kind, radius=radius, epsilon=epsilon)
+    return solve_system(matrix, rhs, unknown, trimap, linear_solver=linear_solver, tol=tol,
+                        image=image)

@@ -14,9 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import register_method
-from ._common import SOLVER_TOL, solve_for_unknowns, solve_system, trivial_alpha
-from .laplacian import fits_window, grid_laplacian, unknown_system
-
+from ._common import SOLVER_TOL, solve_window_method
 
 @register_method(
     "cf",
@@ -55,12 +53,5 @@ def estimate_alpha_cf(
     >>> bool(alpha[:, :4].max() < 0.05 and alpha[:, 4:].min() > 0.95)
     True
     """
-    done = trivial_alpha(trimap)
-    if done is not None:
-        return done
-    if not fits_window(trimap.shape, radius):
-        return solve_for_unknowns(grid_laplacian(trimap.shape), trimap,
-                                  linear_solver=linear_solver, tol=tol)
-    matrix, rhs, unknown = unknown_system(image, trimap, kind="cf", radius=radius, epsilon=epsilon)
-    return solve_system(matrix, rhs, unknown, trimap, linear_solver=linear_solver, tol=tol,
-                        image=image)
+    return solve_window_method(image, trimap, kind="cf", radius=radius, epsilon=epsilon,
+                               linear_solver=linear_solver, tol=tol)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import register_method
-from ._common import SOLVER_TOL, solve_for_unknowns, solve_system, trivial_alpha
-from .laplacian import fits_window, grid_laplacian, unknown_system, window_laplacian
+from ._common import SOLVER_TOL, solve_window_method
+from .laplacian import window_laplacian
 
 
 def lbdm_laplacian(image: np.ndarray, needed: np.ndarray | None = None, *,
@@ -60,13 +60,5 @@ def estimate_alpha_lbdm(
     >>> bool(alpha[:, :4].max() < 0.05 and alpha[:, 4:].min() > 0.95)
     True
     """
-    done = trivial_alpha(trimap)
-    if done is not None:
-        return done
-    if not fits_window(trimap.shape, radius):
-        return solve_for_unknowns(grid_laplacian(trimap.shape), trimap,
-                                  linear_solver=linear_solver, tol=tol)
-    matrix, rhs, unknown = unknown_system(image, trimap, kind="lbdm", radius=radius,
-                                          epsilon=regulariser)
-    return solve_system(matrix, rhs, unknown, trimap, linear_solver=linear_solver, tol=tol,
-                        image=image)
+    return solve_window_method(image, trimap, kind="lbdm", radius=radius, epsilon=regulariser,
+                               linear_solver=linear_solver, tol=tol)
