@@ -50,3 +50,29 @@ def make_composite(height: int = 48, width: int = 64, seed: int = 0):
 @pytest.fixture
 def composite():
     return make_composite()
+
+
+def one_pixel_band():
+    """A vertical edge whose only mixed pixels are one column at alpha = 0.4, that column
+    unknown: (image, alpha, trimap)."""
+    _, _, fg, bg, _ = make_composite()
+    alpha = np.zeros(fg.shape[:2])
+    alpha[:, 33:] = 1.0
+    alpha[:, 32] = 0.4
+    image = alpha[..., None] * fg + (1 - alpha[..., None]) * bg
+    trimap = alpha.copy()
+    trimap[:, 32] = 0.5
+    return image, alpha, trimap
+
+
+def closed_form_on_plant_crop(dev_set: Path):
+    """A 160 x 160 crop of the plant (GT13) with its small trimap: (image, trimap, truth, cf SAD)."""
+    from mattebox.io import read_alpha, read_image, read_trimap
+    from mattebox.metrics import sad
+    from mattebox.solvers.closed_form import estimate_alpha_cf
+
+    crop = (slice(217, 377), slice(320, 480))
+    image = read_image(dev_set / "image" / "GT13.png")[crop]
+    trimap = read_trimap(dev_set / "trimap" / "GT13.png")[crop]
+    truth = read_alpha(dev_set / "alpha" / "GT13.png")[crop]
+    return image, trimap, truth, sad(estimate_alpha_cf(image, trimap), truth, trimap)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import make_composite
+from conftest import closed_form_on_plant_crop, make_composite, one_pixel_band
 
 from mattebox.registry import get_method
 from mattebox.solvers import information_flow as ifm
@@ -141,27 +141,14 @@ def test_tiny_images():
 
 
 def test_one_pixel_unknown_band():
-    # A vertical edge whose only mixed pixels are one column at alpha = 0.4.
-    _, _, fg, bg, _ = make_composite()
-    alpha = np.zeros(fg.shape[:2])
-    alpha[:, 33:] = 1.0
-    alpha[:, 32] = 0.4
-    image = alpha[..., None] * fg + (1 - alpha[..., None]) * bg
-    trimap = alpha.copy()
-    trimap[:, 32] = 0.5
+    image, alpha, trimap = one_pixel_band()
     result = ifm.estimate_alpha_ifm(image, trimap)
     assert unknown_error(result, alpha, trimap) < 0.02  # measured 0.008
 
 
 def test_beats_closed_form_on_a_real_crop(dev_set):
     # A 160 x 160 crop of the plant (GT13): measured SAD ifm 0.50, closed-form 1.19.
-    from mattebox.io import read_alpha, read_image, read_trimap
     from mattebox.metrics import sad
-    from mattebox.solvers.closed_form import estimate_alpha_cf
 
-    crop = (slice(217, 377), slice(320, 480))
-    image = read_image(dev_set / "image" / "GT13.png")[crop]
-    trimap = read_trimap(dev_set / "trimap" / "GT13.png")[crop]
-    truth = read_alpha(dev_set / "alpha" / "GT13.png")[crop]
-    ours = sad(ifm.estimate_alpha_ifm(image, trimap), truth, trimap)
-    assert ours < 0.7 * sad(estimate_alpha_cf(image, trimap), truth, trimap)
+    image, trimap, truth, closed_form = closed_form_on_plant_crop(dev_set)
+    assert sad(ifm.estimate_alpha_ifm(image, trimap), truth, trimap) < 0.7 * closed_form
