@@ -206,3 +206,14 @@ def test_grid_head_clones_a_teacher_that_has_two_answers():
         picked = location_cells(policy.best_location(output), 8)
     assert all(int(c) == 9 for c in picked[:4]), picked
     assert all(int(c) == 54 for c in picked[4:]), picked
+
+
+def test_answers_are_read_off_the_matte_when_not_given():
+    from mattebox.active.policy import region_answers
+
+    config = PolicyConfig(region_extent=0.2)
+    mattes = torch.full((3, 1, 50, 50), 0.5)
+    mattes[0, 0, :10, :10] = 1.0  # region at the top-left corner labelled fg
+    mattes[1, 0, :10, :10] = 0.0  # ... bg
+    corner = torch.tensor([[-1.0, -1.0]] * 3)
+    assert region_answers(mattes, corner, config).tolist() == [1.0, -1.0, 0.0]

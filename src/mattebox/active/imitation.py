@@ -206,7 +206,9 @@ def pretrain_features(policy, images: np.ndarray, alphas: np.ndarray, epochs: in
     """Teach the feature extraction net where the object is: a linear head on g0 predicts the
     ground-truth alpha shrunk to ``grid`` x ``grid`` (binary cross-entropy); the head is
     dropped afterwards. Not in the paper, which uses VGG16 trained from scratch by REINFORCE;
-    it stands in for the visual knowledge we cannot afford to learn by trial and error."""
+    it stands in for the visual knowledge we cannot afford to learn by trial and error. With the
+    grid head, its coarse alpha guess (a 1 x 1 convolution on the feature map) learns the alpha
+    at grid x grid at the same time."""
     import cv2
     import torch
     from torch import nn
@@ -216,7 +218,14 @@ def pretrain_features(policy, images: np.ndarray, alphas: np.ndarray, epochs: in
                                                    interpolation=cv2.INTER_AREA) for a in alphas]))
     x_all = policy.image_tensor(images)
     head = nn.Linear(policy.config.feature_dim, grid * grid)
-    optimiser = torch.optim.Adam(list(policy.extract.parameters()) + list(head.parameters()), lr=lr)
+    parameters = list(policy.extract.parameters()) + list(head.parameters())
+    cells = policy.grid
+    if cells is not None:
+        # the grid head's coarse alpha guess learns the alpha at its own resolution
+        cell_targets = torch.as_tensor(np.stack([cv2.resize(np.asarray(a, np.float32), (cells, cells),
+                                                            interpolation=cv2.INTER_AREA) for a in alphas]))
+        parameters += list(policy.locate.alpha.parameters())
+    optimiser = torch.optim.Adam(parameters, lr=lr)
     losses = []
     for epoch in range(epochs):
         order = generator.permutation(len(images))
@@ -224,10 +233,21 @@ def pretrain_features(policy, images: np.ndarray, alphas: np.ndarray, epochs: in
         for start in range(0, len(images), batch):
             index = torch.as_tensor(order[start:start + batch])
             x, y = x_all[index], targets[index]
-            if generator.random() < 0.5:
+            flip = generator.random() < 0.5
+            if flip:
                 x, y = x.flip(-1), y.flip(-1)
-            logits = head(policy.extract(x)).view(-1, grid, grid)
-            loss = nn.functional.binary_cross_entropy_with_logits(logits, y)
+            if cells is None:
+                logits = head(policy.extract(x)).view(-1, grid, grid)
+                loss = nn.functional.binary_cross_entropy_with_logits(logits, y)
+            else:
+                g0, fmap = policy.extract.forward_with_map(x)
+                logits = head(g0).view(-1, grid, grid)
+                maps = nn.functional.interpolate(fmap, size=(cells, cells), mode="bilinear",
+                                                 align_corners=False)
+                y_cells = cell_targets[index].flip(-1) if flip else cell_targets[index]
+                loss = (nn.functional.binary_cross_entropy_with_logits(logits, y)
+                        + nn.functional.binary_cross_entropy_with_logits(
+                            policy.locate.alpha(maps)[:, 0], y_cells))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

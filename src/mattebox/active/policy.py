@@ -44,7 +44,7 @@ worse than random regions on alphamatting-dev (BENCHMARKS.md).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -197,10 +197,13 @@ class FeatureExtractionNet(nn.Module):
 class GridScorer(nn.Module):
     """The grid head's location decoding net (ours): logits over the grid x grid region tiling.
 
-    logit(cell) = prior(v_i)[cell] + score(maps[cell], v_i), where the maps are the image
-    features of the second-to-last VGG block and two statistics of the current matte per cell
-    (mean alpha, mean 4 alpha (1 - alpha): how undecided it is), and a cell already asked is
-    excluded. A regression head cannot say "here or there": trained on a teacher whose next
+    logit(cell) = prior(v_i)[cell] + score(inputs[cell], v_i). The inputs per cell: the image
+    features of the second-to-last VGG block, a coarse alpha guess read from them (``alpha``,
+    a 1 x 1 convolution that :func:`mattebox.active.imitation.pretrain_features` teaches the
+    coarse ground-truth alpha), two statistics of the current matte (mean alpha and mean
+    4 alpha (1 - alpha): how undecided it is), the record of the questions so far (asked,
+    answered fg, answered bg) and whether any fg / bg answer exists yet. A cell already asked
+    is excluded. A regression head cannot say "here or there": trained on a teacher whose next
     region may lie in several places it predicts their average, often a region nobody would ask
     about (our first shipped policy asked near the image centre and did worse than random).
     """
@@ -211,18 +214,36 @@ class GridScorer(nn.Module):
         self.grid = config.grid
         self.prior = nn.Linear(config.hidden_size, cells)
         self.from_v = nn.Linear(config.hidden_size, width)
-        self.from_maps = nn.Conv2d(map_channels + MATTE_STATS + 1, width, 1)
+        self.alpha = nn.Conv2d(map_channels, 1, 1)
+        self.from_maps = nn.Conv2d(map_channels + 1 + MATTE_STATS + RECORD + 2, width, 1)
         self.mix = nn.Conv2d(width, width, 3, padding=1)
         self.out = nn.Conv2d(width, 1, 1)
 
     def forward(self, v: torch.Tensor, maps: torch.Tensor, matte: torch.Tensor,
-                asked: torch.Tensor) -> torch.Tensor:
+                record: torch.Tensor) -> torch.Tensor:
         grid = self.grid
-        x = torch.cat([maps, matte, asked.view(-1, 1, grid, grid)], dim=1)
+        record_maps = record.view(-1, RECORD, grid, grid)
+        found = record_maps[:, 1:].amax(dim=(2, 3), keepdim=True).expand(-1, -1, grid, grid)
+        x = torch.cat([maps, torch.sigmoid(self.alpha(maps)), matte, record_maps, found], dim=1)
         hidden = F.relu(self.from_maps(x) + self.from_v(v)[:, :, None, None])
         hidden = F.relu(self.mix(hidden))
         logits = self.out(hidden).flatten(1) + self.prior(v)
-        return logits.masked_fill(asked > 0, ASKED_LOGIT)
+        return logits.masked_fill(record[:, 0] > 0, ASKED_LOGIT)
+
+
+#: Answers as the grid head's record codes them.
+ANSWER_CODES = {"fg": 1.0, "bg": -1.0, "skip": 0.0}
+#: Channels of the question record per cell: asked, answered fg, answered bg.
+RECORD = 3
+
+
+def region_answers(mattes: torch.Tensor, locations: torch.Tensor, config: PolicyConfig) -> torch.Tensor:
+    """The answers (+1 fg, -1 bg, 0 skipped) read off the mattes after them: a labelled region
+    is all 1 (fg) or all 0 (bg) in the matte (for data recorded without its answers)."""
+    probe = matte_patches(mattes, locations, replace(config, patch_extent=config.region_extent * 0.8,
+                                                     patch_size=4))
+    low, high = probe.amin(dim=(1, 2, 3)), probe.amax(dim=(1, 2, 3))
+    return (low >= 0.999).float() - (high <= 0.001).float()
 
 
 #: Matte statistics per grid cell the grid head reads (mean alpha, mean 4 alpha (1 - alpha)).
@@ -276,13 +297,14 @@ class JointEncodingNet(nn.Module):
 @dataclass
 class PolicyState:
     """LSTM state (h, c) and its latest output v (all B x hidden); for the grid head also the
-    image feature maps and matte statistics at grid x grid, and the cells already asked (B x cells)."""
+    image feature maps and matte statistics at grid x grid, and the question record
+    (B x 3 x cells: asked, answered fg, answered bg)."""
 
     h: torch.Tensor
     c: torch.Tensor
     maps: torch.Tensor | None = None
     matte: torch.Tensor | None = None
-    asked: torch.Tensor | None = None
+    record: torch.Tensor | None = None
 
     @property
     def v(self) -> torch.Tensor:
@@ -357,17 +379,17 @@ class ActivePolicy(nn.Module):
         grid = self.grid
         if grid is None:
             g0 = self.norm_g0(self.extract(images))
-            maps = matte = asked = None
+            maps = matte = record = None
         else:
             g0, fmap = self.extract.forward_with_map(images)
             g0 = self.norm_g0(g0)
             maps = F.interpolate(fmap, size=(grid, grid), mode="bilinear", align_corners=False)
             # before any answer the environment's matte is 0.5 everywhere
             matte = matte_statistics(g0.new_full((g0.shape[0], 1, grid, grid), 0.5), grid)
-            asked = g0.new_zeros(g0.shape[0], grid * grid)
+            record = g0.new_zeros(g0.shape[0], RECORD, grid * grid)
         zeros = g0.new_zeros(g0.shape[0], self.config.hidden_size)
         h, c = self.rnn(g0, (zeros, zeros))
-        return PolicyState(h, c, maps, matte, asked)
+        return PolicyState(h, c, maps, matte, record)
 
     def head(self, state: PolicyState) -> tuple[torch.Tensor, torch.Tensor]:
         """The location decoding net's output and the baseline b (B) from v_i: the location
@@ -375,18 +397,29 @@ class ActivePolicy(nn.Module):
         baseline = self.baseline(state.v.detach()).squeeze(1)
         if self.grid is None:
             return self.locate(state.v), baseline
-        return self.locate(state.v, state.maps, state.matte, state.asked), baseline
+        return self.locate(state.v, state.maps, state.matte, state.record), baseline
 
-    def observe(self, state: PolicyState, locations: torch.Tensor, mattes: torch.Tensor) -> PolicyState:
-        """One LSTM step on g_i = f_jEnc(l_i, alpha_i); ``mattes`` B x 1 x H x W in [0, 1]."""
+    def observe(self, state: PolicyState, locations: torch.Tensor, mattes: torch.Tensor,
+                answers: torch.Tensor | None = None) -> PolicyState:
+        """One LSTM step on g_i = f_jEnc(l_i, alpha_i); ``mattes`` B x 1 x H x W in [0, 1].
+
+        The grid head also records the answers (B: +1 fg, -1 bg, 0 skipped; read off the
+        mattes when not given, see :func:`region_answers`).
+        """
         patches = matte_patches(mattes, locations, self.config)
         g = self.norm_g(self.encode(locations, patches))
         h, c = self.rnn(g, (state.h, state.c))
         if self.grid is None:
             return PolicyState(h, c)
-        asked = state.asked.clone()
-        asked[torch.arange(len(locations)), location_cells(locations, self.grid)] = 1.0
-        return PolicyState(h, c, state.maps, matte_statistics(mattes, self.grid), asked)
+        if answers is None:
+            answers = region_answers(mattes, locations, self.config)
+        rows = torch.arange(len(locations))
+        cells = location_cells(locations, self.grid)
+        record = state.record.clone()
+        record[rows, 0, cells] = 1.0
+        record[rows, 1, cells] = (answers > 0).to(record.dtype)
+        record[rows, 2, cells] = (answers < 0).to(record.dtype)
+        return PolicyState(h, c, state.maps, matte_statistics(mattes, self.grid), record)
 
     def best_location(self, output: torch.Tensor) -> torch.Tensor:
         """The location for S = 1 (inference): the mean, or the most likely cell (B x 2)."""
@@ -501,4 +534,5 @@ class LearnedStrategy:
         with torch.inference_mode():
             loc = torch.tensor([location], dtype=torch.float32)
             matte = torch.as_tensor(np.asarray(step.matte, dtype=np.float32))[None, None]
-            self.state = self.policy.observe(self.state, loc, matte)
+            answer = torch.tensor([ANSWER_CODES[step.answer]], dtype=torch.float32)
+            self.state = self.policy.observe(self.state, loc, matte, answer)

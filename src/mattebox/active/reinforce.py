@@ -41,7 +41,7 @@ import torch
 
 from ..errors import InputError
 from .environment import ActiveEnvironment, location_for, region_size_for, resize_alpha, resize_image
-from .policy import ActivePolicy, PolicyConfig, build_policy
+from .policy import ANSWER_CODES, ActivePolicy, PolicyConfig, build_policy
 from .reward import best_candidate, region_rewards
 
 
@@ -168,7 +168,7 @@ def run_episodes(policy: ActivePolicy, envs: Sequence[ActiveEnvironment], images
         means, baseline = policy.head(state)
         outside = outside + policy.outside_penalty(means)
         draws = policy.explore(means, samples, generator)
-        chosen_locations, chosen_mattes = [], []
+        chosen_locations, chosen_mattes, chosen_answers = [], [], []
         step_rewards = np.zeros((samples, batch))
         step_masks = np.zeros((samples, batch))
         for b, env in enumerate(envs):
@@ -181,12 +181,14 @@ def run_episodes(policy: ActivePolicy, envs: Sequence[ActiveEnvironment], images
             env.commit(best)
             chosen_locations.append(location_for(best.top, best.left, env.shape, env.region_size))
             chosen_mattes.append(torch.as_tensor(np.asarray(best.matte, dtype=np.float32)))
+            chosen_answers.append(ANSWER_CODES[best.answer])
         log_probs.append(torch.stack([policy.log_prob(draws[j], means) for j in range(samples)]))
         rewards.append(torch.as_tensor(step_rewards, dtype=torch.float32))
         masks.append(torch.as_tensor(step_masks, dtype=torch.float32))
         baselines.append(baseline.unsqueeze(0).expand(samples, batch))
         locations = torch.tensor(chosen_locations, dtype=torch.float32)
-        state = policy.observe(state, locations, torch.stack(chosen_mattes).unsqueeze(1))
+        state = policy.observe(state, locations, torch.stack(chosen_mattes).unsqueeze(1),
+                               torch.tensor(chosen_answers, dtype=torch.float32))
     policy_loss, baseline_loss = reinforce_loss(
         torch.stack(log_probs), torch.stack(rewards), torch.stack(baselines), torch.stack(masks), batch
     )
