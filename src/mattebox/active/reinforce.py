@@ -97,6 +97,11 @@ class TrainConfig:
     dagger_scenes: int = 0
     dagger_epochs: int = 45
     dagger_lr: float = 3e-4
+    #: Rounds of DAgger; round r drives on the training scenes from
+    #: ``dagger_offset + r * dagger_scenes`` on (wrapping), and every round is cloned on the
+    #: teacher data plus all the DAgger data so far (Ross et al. 2011 aggregate).
+    dagger_rounds: int = 1
+    dagger_offset: int = 0
 
 
 @dataclass
@@ -340,13 +345,16 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
         from .imitation import clone, dagger_data
 
         count = min(tc.dagger_scenes, len(images))
-        log(f"DAgger: the policy drives on {count} scenes, the teacher labels its states")
-        extra = dagger_data(policy, images[:count], alphas[:count], tc.work_size, tc.steps, tc.solver,
-                            tc.teacher_candidates, log=log)
-        merged = {k: np.concatenate([data[k], extra[k]]) for k in ("images", "locations", "mattes")}
-        merged["targets"] = np.concatenate([data["locations"], extra["targets"]])
-        clone(policy, merged, tc.dagger_epochs, lr=tc.dagger_lr, seed=tc.seed + 1, log=log)
-        save(out / "dagger.pt")
+        merged = dict(data, targets=data["locations"])
+        for round_ in range(tc.dagger_rounds):
+            picks = (tc.dagger_offset + round_ * count + np.arange(count)) % len(images)
+            log(f"DAgger round {round_ + 1}/{tc.dagger_rounds}: the policy drives on {count} scenes, "
+                "the teacher labels its states")
+            extra = dagger_data(policy, images[picks], alphas[picks], tc.work_size, tc.steps, tc.solver,
+                                tc.teacher_candidates, log=log)
+            merged = {k: np.concatenate([merged[k], extra[k]]) for k in ("images", "locations", "mattes", "targets")}
+            clone(policy, merged, tc.dagger_epochs, lr=tc.dagger_lr, seed=tc.seed + 1 + round_, log=log)
+            save(out / f"dagger{round_ + 1}.pt")
     if update == 0:
         validate()
     policy.train()
