@@ -186,26 +186,25 @@ def test_grid_head_gradient_favours_the_rewarded_cell():
 
 
 def test_grid_head_clones_a_teacher_that_has_two_answers():
-    """Two kinds of scene with different best cells: the grid head learns both, where the
-    mean of a regression head would sit between them."""
+    """The teacher asks about a bright square that sits in one of two places: the grid head
+    learns both, where the mean of a regression head would sit between them."""
     from mattebox.active.imitation import clone
     from mattebox.active.policy import cell_locations, location_cells
 
     torch.manual_seed(0)
     policy = build_policy(GRID)
     images = np.zeros((8, 32, 32, 3), np.float32)
-    images[:4, :16, :16] = 1.0  # scenes 0..3 are bright top left, 4..7 bottom right
-    images[4:, 16:, 16:] = 1.0
-    cells = torch.tensor([9] * 4 + [54] * 4)
+    images[:4, 4:8, 4:8] = 1.0  # cell (1, 1) of the 8 x 8 grid
+    images[4:, 24:28, 20:24] = 1.0  # cell (6, 5)
+    cells = torch.tensor([9] * 4 + [53] * 4)
     targets = cell_locations(cells, 8).numpy()[:, None, :].repeat(2, axis=1)
     data = {"images": images, "locations": targets, "mattes": np.full((8, 2, 32, 32), 0.5, np.float16)}
-    losses = clone(policy, data, epochs=60, batch=8, lr=3e-3, log=lambda _: None)
-    assert losses[-1] < losses[0] / 10
+    losses = clone(policy, data, epochs=80, batch=8, lr=3e-3, log=lambda _: None)
+    assert losses[-1] < losses[0] / 5
     with torch.no_grad():
         output, _ = policy.head(policy.begin(policy.image_tensor(images)))
         picked = location_cells(policy.best_location(output), 8)
-    assert all(int(c) == 9 for c in picked[:4]), picked
-    assert all(int(c) == 54 for c in picked[4:]), picked
+    assert picked.tolist() == cells.tolist()
 
 
 def test_answers_are_read_off_the_matte_when_not_given():

@@ -197,13 +197,15 @@ class FeatureExtractionNet(nn.Module):
 class GridScorer(nn.Module):
     """The grid head's location decoding net (ours): logits over the grid x grid region tiling.
 
-    logit(cell) = prior(v_i)[cell] + score(inputs[cell], v_i). The inputs per cell: the image
-    features of the second-to-last VGG block, a coarse alpha guess read from them (``alpha``,
-    a 1 x 1 convolution that :func:`mattebox.active.imitation.pretrain_features` teaches the
-    coarse ground-truth alpha), two statistics of the current matte (mean alpha and mean
-    4 alpha (1 - alpha): how undecided it is), the record of the questions so far (asked,
-    answered fg, answered bg) and whether any fg / bg answer exists yet. A cell already asked
-    is excluded. A regression head cannot say "here or there": trained on a teacher whose next
+    logit(cell) = score(inputs[cell], v_i), the same small convolutional scorer at every cell
+    (no per-cell bias: a first version with one learned to ask about the image corners whatever
+    the image). The inputs per cell: the image features of the second-to-last VGG block, a
+    coarse alpha guess read from them (``alpha``, a 1 x 1 convolution that
+    :func:`mattebox.active.imitation.pretrain_features` teaches the coarse ground-truth alpha),
+    two statistics of the current matte (mean alpha and mean 4 alpha (1 - alpha): how
+    undecided it is), the record of the questions so far (asked, answered fg, answered bg),
+    and three cues: the guess where no fg answer exists yet, one minus it where no bg answer
+    exists yet, and the matte's indecision once both exist. A cell already asked is excluded. A regression head cannot say "here or there": trained on a teacher whose next
     region may lie in several places it predicts their average, often a region nobody would ask
     about (our first shipped policy asked near the image centre and did worse than random).
     """
@@ -212,10 +214,9 @@ class GridScorer(nn.Module):
         super().__init__()
         width, cells = config.grid_channels, config.grid * config.grid
         self.grid = config.grid
-        self.prior = nn.Linear(config.hidden_size, cells)
         self.from_v = nn.Linear(config.hidden_size, width)
         self.alpha = nn.Conv2d(map_channels, 1, 1)
-        self.from_maps = nn.Conv2d(map_channels + 1 + MATTE_STATS + RECORD + 2, width, 1)
+        self.from_maps = nn.Conv2d(map_channels + 1 + MATTE_STATS + RECORD + CUES, width, 1)
         self.mix = nn.Conv2d(width, width, 3, padding=1)
         self.out = nn.Conv2d(width, 1, 1)
 
@@ -223,11 +224,17 @@ class GridScorer(nn.Module):
                 record: torch.Tensor) -> torch.Tensor:
         grid = self.grid
         record_maps = record.view(-1, RECORD, grid, grid)
-        found = record_maps[:, 1:].amax(dim=(2, 3), keepdim=True).expand(-1, -1, grid, grid)
-        x = torch.cat([maps, torch.sigmoid(self.alpha(maps)), matte, record_maps, found], dim=1)
+        found = record_maps[:, 1:].amax(dim=(2, 3), keepdim=True)  # B x 2 x 1 x 1: any fg, any bg
+        guess = torch.sigmoid(self.alpha(maps))
+        missing_fg, missing_bg = 1.0 - found[:, :1], 1.0 - found[:, 1:]
+        # where to look for the layer nobody has answered yet, and how undecided the matte is
+        # once both are known: the products a linear layer cannot form by itself
+        cues = torch.cat([guess * missing_fg, (1.0 - guess) * missing_bg,
+                          matte[:, 1:2] * found[:, :1] * found[:, 1:]], dim=1)
+        x = torch.cat([maps, guess, matte, record_maps, cues], dim=1)
         hidden = F.relu(self.from_maps(x) + self.from_v(v)[:, :, None, None])
         hidden = F.relu(self.mix(hidden))
-        logits = self.out(hidden).flatten(1) + self.prior(v)
+        logits = self.out(hidden).flatten(1)
         return logits.masked_fill(record[:, 0] > 0, ASKED_LOGIT)
 
 
@@ -235,6 +242,8 @@ class GridScorer(nn.Module):
 ANSWER_CODES = {"fg": 1.0, "bg": -1.0, "skip": 0.0}
 #: Channels of the question record per cell: asked, answered fg, answered bg.
 RECORD = 3
+#: Derived cue channels of the grid head (see GridScorer.forward).
+CUES = 3
 
 
 def region_answers(mattes: torch.Tensor, locations: torch.Tensor, config: PolicyConfig) -> torch.Tensor:
@@ -361,8 +370,6 @@ class ActivePolicy(nn.Module):
         # Start near the image centre with small steps (grid head: near uniform), baseline at 0.
         last = self.locate.out if isinstance(self.locate, GridScorer) else self.locate
         nn.init.trunc_normal_(last.weight, std=0.01, a=-0.02, b=0.02)
-        if isinstance(self.locate, GridScorer):
-            nn.init.trunc_normal_(self.locate.prior.weight, std=0.01, a=-0.02, b=0.02)
         nn.init.zeros_(self.baseline.weight)
 
     @property
