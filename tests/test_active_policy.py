@@ -216,3 +216,27 @@ def test_answers_are_read_off_the_matte_when_not_given():
     mattes[1, 0, :10, :10] = 0.0  # ... bg
     corner = torch.tensor([[-1.0, -1.0]] * 3)
     assert region_answers(mattes, corner, config).tolist() == [1.0, -1.0, 0.0]
+
+
+def test_shipped_policy_config_loads_and_matches_the_shipped_weights():
+    from pathlib import Path
+
+    from mattebox.active.policy import load_policy
+    from mattebox.active.reinforce import load_run_config
+
+    config = load_run_config(Path(__file__).resolve().parents[1] / "configs" / "active_small.toml")
+    assert config.train.samples == 2  # S = 2 in training (Section 2.3)
+    assert config.policy == load_policy().config
+
+
+def test_run_config_rejects_unknown_keys(tmp_path):
+    from mattebox.active.reinforce import load_run_config
+    from mattebox.errors import InputError
+
+    path = tmp_path / "bad.toml"
+    path.write_text("[policy]\nlocation_head = 'spiral'\n")
+    with pytest.raises(InputError, match="location_head"):
+        load_run_config(path)
+    path.write_text("[train]\nepochs = 3\n")
+    with pytest.raises(InputError, match="epochs"):
+        load_run_config(path)
