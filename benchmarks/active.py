@@ -142,7 +142,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=default_data())
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "active_bench")
-    parser.add_argument("--plot", type=Path, default=REPO / "docs" / "active_rmse.png")
+    parser.add_argument("--plot", type=lambda text: Path(text) if text else None,
+                        default=REPO / "docs" / "active_rmse.png", help="PNG to draw ('' for none)")
     parser.add_argument("--weights", help="learned policy weights (default: the shipped small policy)")
     parser.add_argument("--region-cnn", help="Region-CNN weights (default: the shipped file)")
     parser.add_argument("--solver", default="sm", help="solver in the loop (default sm)")
