@@ -132,6 +132,20 @@ def sequence_block(cache: Cache, name: str, items, make_strategy, solver: str, s
     return result
 
 
+def solver_step_seconds(result: dict) -> list[float]:
+    """Seconds of the steps that ran the solver: an fg / bg answer once both layers have one
+    (a skip, or an answer while one layer has none, returns at once)."""
+    seconds = []
+    for records in result.values():
+        seen = set()
+        for r in records:
+            if r["answer"] != "skip":
+                seen.add(r["answer"])
+                if len(seen) == 2:
+                    seconds.append(r["seconds"])
+    return seconds
+
+
 def curve(result: dict, steps: int) -> list[float]:
     """Mean RMSE over images after each step."""
     return [float(np.mean([records[k]["rmse"] for records in result.values()])) for k in range(steps)]
@@ -290,15 +304,19 @@ def main(argv=None) -> int:
                               lambda: LearnedStrategy(policy), fast_solver, steps, region)
         rows[f"learned + {sm} solved at {args.fast_size} px"] = curve(fast, steps)
         seconds = [r["seconds"] for records in fast.values() for r in records[1:]]
+        solved = solver_step_seconds(fast)
         fast_timing = {"mean": float(np.mean(seconds)), "median": float(np.median(seconds)),
-                       "p90": float(np.percentile(seconds, 90)), "max": float(np.max(seconds))}
+                       "p90": float(np.percentile(seconds, 90)), "max": float(np.max(seconds)),
+                       "solved_count": len(solved), "solved_mean": float(np.mean(solved)) if solved else None}
     timing = None
     if "timing" in only:
         seconds = [r["seconds"] for records in learned.values() for r in records[1:]]
         suggest = [r["suggest_seconds"] for records in learned.values() for r in records[1:]]
+        solved = solver_step_seconds(learned)
         timing = {"mean": float(np.mean(seconds)), "median": float(np.median(seconds)),
                   "p90": float(np.percentile(seconds, 90)), "max": float(np.max(seconds)),
-                  "policy_mean": float(np.mean(suggest))}
+                  "policy_mean": float(np.mean(suggest)),
+                  "solved_count": len(solved), "solved_mean": float(np.mean(solved)) if solved else None}
 
     print(f"\nMean RMSE on {len(items)} alphamatting-dev images at 400x400 (Eq. 2, every pixel), "
           f"after k regions asked:\n")
@@ -316,10 +334,16 @@ def main(argv=None) -> int:
         print(f"\nseconds per suggestion (policy + {sm} update after the answer, 400x400, steps 2-20): "
               f"mean {timing['mean']:.3f}, median {timing['median']:.3f}, p90 {timing['p90']:.3f}, "
               f"max {timing['max']:.3f}; policy alone {timing['policy_mean'] * 1000:.1f} ms")
+        if timing["solved_count"]:
+            print(f"  over the {timing['solved_count']} steps that ran the solver: "
+                  f"mean {timing['solved_mean']:.3f}")
     if fast_timing:
         print(f"seconds per suggestion with {sm} solved at {args.fast_size} px and resized back: "
               f"mean {fast_timing['mean']:.3f}, median {fast_timing['median']:.3f}, "
               f"p90 {fast_timing['p90']:.3f}, max {fast_timing['max']:.3f}")
+        if fast_timing["solved_count"]:
+            print(f"  over the {fast_timing['solved_count']} steps that ran the solver: "
+                  f"mean {fast_timing['solved_mean']:.3f}")
     summary = {"fast_timing": fast_timing, "table": table, "trimap": trimap_rows, "timing": timing, "checkpoints": list(CHECKPOINTS),
                "images": [i[0] for i in items], "stride": args.stride}
     cache.put("summary", summary)
