@@ -240,3 +240,23 @@ def test_run_config_rejects_unknown_keys(tmp_path):
     path.write_text("[train]\nepochs = 3\n")
     with pytest.raises(InputError, match="epochs"):
         load_run_config(path)
+
+
+def test_dagger_round_records_the_driven_states_and_the_teachers_answers():
+    from mattebox.active.imitation import clone, dagger_data
+
+    torch.manual_seed(0)
+    policy = build_policy(GRID)
+    rng = np.random.default_rng(0)
+    images = rng.random((2, 40, 40, 3)).astype(np.float32)
+    alphas = np.zeros((2, 40, 40), np.float32)
+    alphas[:, 10:30, 10:30] = 1.0
+    images[:, 10:30, 10:30] = 0.9  # a bright square on noise
+    data = dagger_data(policy, images, alphas, work_size=40, steps=4, solver="sm", candidates=2,
+                       log=lambda _: None, explore=0.5, seed=0)
+    assert data["locations"].shape == data["targets"].shape == (2, 4, 2)
+    assert data["mattes"].shape == (2, 4, 40, 40)
+    assert np.all(np.abs(data["targets"]) <= 1.0)
+    assert not np.array_equal(data["locations"], data["targets"])  # the teacher disagrees somewhere
+    losses = clone(policy, data, epochs=2, batch=2, log=lambda _: None)  # the data clones
+    assert all(np.isfinite(losses))

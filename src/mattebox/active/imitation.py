@@ -122,10 +122,13 @@ def teacher_data(images: np.ndarray, alphas: np.ndarray, work_size: int, steps: 
 
 
 def dagger_data(policy, images: np.ndarray, alphas: np.ndarray, work_size: int, steps: int,
-                solver: str, candidates: int = 8, log: Callable[[str], None] = print) -> dict[str, np.ndarray]:
-    """One round of DAgger (Ross et al. 2011): the policy drives (mean locations), the teacher
-    says at every state where it would have asked. Returns the :func:`clone` data with the
-    policy's regions and mattes as ``locations`` / ``mattes`` and the teacher's as ``targets``."""
+                solver: str, candidates: int = 8, log: Callable[[str], None] = print,
+                explore: float = 0.0, seed: int = 0) -> dict[str, np.ndarray]:
+    """One round of DAgger (Ross et al. 2011): the policy drives (S = 1 suggestions; with
+    probability ``explore`` a uniformly random region instead, to reach states it would not),
+    the teacher says at every state where it would have asked. Returns the :func:`clone` data
+    with the driven regions and mattes as ``locations`` / ``mattes`` and the teacher's as
+    ``targets``."""
     from .policy import LearnedStrategy
 
     region = region_size_for(work_size)
@@ -135,6 +138,7 @@ def dagger_data(policy, images: np.ndarray, alphas: np.ndarray, work_size: int, 
     mattes = np.zeros((len(images), steps, work_size, work_size), np.float16)
     strategy = LearnedStrategy(policy)
     policy.eval()
+    rng = np.random.default_rng(seed)
     for i in range(len(images)):
         env = ActiveEnvironment(small[i].astype(np.float64), solver,
                                 resize_alpha(np.asarray(alphas[i], np.float64), work_size), region)
@@ -142,6 +146,8 @@ def dagger_data(policy, images: np.ndarray, alphas: np.ndarray, work_size: int, 
         for k in range(steps):
             options = teacher_candidates(env, candidates)
             top, left = strategy.suggest(env)
+            if rng.random() < explore:
+                top, left = env.corner(rng.uniform(-1.0, 1.0, 2))
             if options:
                 trials = [env.try_answer(t, l, a) for t, l, a in options]
                 best = min(trials, key=lambda s: s.rmse)

@@ -102,6 +102,8 @@ class TrainConfig:
     #: teacher data plus all the DAgger data so far (Ross et al. 2011 aggregate).
     dagger_rounds: int = 1
     dagger_offset: int = 0
+    #: Probability that a DAgger step drives to a random region instead of the policy's.
+    dagger_explore: float = 0.0
 
 
 @dataclass
@@ -351,7 +353,8 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
             log(f"DAgger round {round_ + 1}/{tc.dagger_rounds}: the policy drives on {count} scenes, "
                 "the teacher labels its states")
             extra = dagger_data(policy, images[picks], alphas[picks], tc.work_size, tc.steps, tc.solver,
-                                tc.teacher_candidates, log=log)
+                                tc.teacher_candidates, log=log, explore=tc.dagger_explore,
+                                seed=tc.seed + round_)
             merged = {k: np.concatenate([merged[k], extra[k]]) for k in ("images", "locations", "mattes", "targets")}
             clone(policy, merged, tc.dagger_epochs, lr=tc.dagger_lr, seed=tc.seed + 1 + round_, log=log)
             save(out / f"dagger{round_ + 1}.pt")
