@@ -260,3 +260,20 @@ def test_dagger_round_records_the_driven_states_and_the_teachers_answers():
     assert not np.array_equal(data["locations"], data["targets"])  # the teacher disagrees somewhere
     losses = clone(policy, data, epochs=2, batch=2, log=lambda _: None)  # the data clones
     assert all(np.isfinite(losses))
+
+
+def test_unreadable_weights_files_are_refused_clearly(tmp_path):
+    from mattebox.active.baselines import load_region_cnn
+    from mattebox.active.policy import load_policy
+    from mattebox.errors import InputError
+
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="not a readable active-matting policy file"):
+        load_policy(junk)
+    with pytest.raises(InputError, match="not a readable Region-CNN weights file"):
+        load_region_cnn(5, junk)
+    other = tmp_path / "other.pt"
+    torch.save({"something": 1}, other)
+    with pytest.raises(InputError, match="no nets inside"):
+        load_region_cnn(5, other)

@@ -399,7 +399,12 @@ def load_region_cnn(n: int, path=None):
     if not path.is_file():
         raise InputError(f"no Region-CNN weights at {path}; train them with "
                          "`python -m mattebox.active.baselines --out FILE` or choose another policy")
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # not a torch file, truncated, ...
+        raise InputError(f"{path} is not a readable Region-CNN weights file ({exc})") from None
+    if not isinstance(payload, dict) or "nets" not in payload:
+        raise InputError(f"{path} is not a Region-CNN weights file (no nets inside)")
     sizes = sorted(int(k) for k in payload["nets"])
     larger = [k for k in sizes if k >= n]
     pick = larger[0] if larger else sizes[-1]

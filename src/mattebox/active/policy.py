@@ -498,7 +498,10 @@ def load_policy(path: str | Path | None = None) -> ActivePolicy:
             "`python -m mattebox.active.reinforce --config configs/active_small.toml` "
             "or choose --policy ideal, cluster or random"
         )
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # not a torch file, truncated, ...
+        raise InputError(f"{path} is not a readable active-matting policy file ({exc})") from None
     if not isinstance(payload, dict) or "policy_config" not in payload:
         raise InputError(f"{path} is not an active-matting policy file (no policy_config inside)")
     policy = build_policy(dict(payload["policy_config"]))
