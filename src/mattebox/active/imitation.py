@@ -75,16 +75,21 @@ def _boundary_distance(alpha: np.ndarray, tolerance: float) -> np.ndarray:
     return ndimage.distance_transform_edt(solid)
 
 
+def teacher_step(env: ActiveEnvironment, candidates: int):
+    """The teacher's choice in ``env``'s current state (not committed), or None when no
+    answerable region is left: the candidate whose answer gives the lowest RMSE."""
+    options = teacher_candidates(env, candidates)
+    if not options:
+        return None
+    return min((env.try_answer(t, l, a) for t, l, a in options), key=lambda s: s.rmse)
+
+
 def teacher_sequence(env: ActiveEnvironment, steps: int, candidates: int = 4) -> list:
     """Run the teacher for ``steps`` steps on ``env`` (reset first); returns the committed steps."""
     env.reset()
     for _ in range(steps):
-        options = teacher_candidates(env, candidates)
-        if not options:
-            env.commit(env.try_answer(0, 0, "skip"))
-            continue
-        trials = [env.try_answer(t, l, a) for t, l, a in options]
-        env.commit(min(trials, key=lambda s: s.rmse))
+        best = teacher_step(env, candidates)
+        env.commit(best if best is not None else env.try_answer(0, 0, "skip"))
     return list(env.history)
 
 
@@ -144,16 +149,12 @@ def dagger_data(policy, images: np.ndarray, alphas: np.ndarray, work_size: int, 
                                 resize_alpha(np.asarray(alphas[i], np.float64), work_size), region)
         strategy.reset(env.image)
         for k in range(steps):
-            options = teacher_candidates(env, candidates)
             top, left = strategy.suggest(env)
             if rng.random() < explore:
                 top, left = env.corner(rng.uniform(-1.0, 1.0, 2))
-            if options:
-                trials = [env.try_answer(t, l, a) for t, l, a in options]
-                best = min(trials, key=lambda s: s.rmse)
-                targets[i, k] = location_for(best.top, best.left, env.shape, region)
-            else:
-                targets[i, k] = location_for(top, left, env.shape, region)
+            best = teacher_step(env, candidates)
+            target = (best.top, best.left) if best is not None else (top, left)
+            targets[i, k] = location_for(*target, env.shape, region)
             step = env.try_answer(top, left, env.oracle(top, left))
             env.commit(step)
             strategy.observe(env, step)

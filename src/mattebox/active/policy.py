@@ -194,6 +194,20 @@ class FeatureExtractionNet(nn.Module):
         return self.classifier(torch.flatten(self.pool(out), 1)), fmap
 
 
+#: Answers as the grid head's record codes them.
+ANSWER_CODES = {"fg": 1.0, "bg": -1.0, "skip": 0.0}
+#: Channels of the question record per cell: asked, answered fg, answered bg.
+RECORD = 3
+#: Derived cue channels of the grid head (see GridScorer.forward).
+CUES = 3
+
+
+#: Matte statistics per grid cell the grid head reads (mean alpha, mean 4 alpha (1 - alpha)).
+MATTE_STATS = 2
+#: Logit of a cell already asked: never drawn, finite so that sums stay finite.
+ASKED_LOGIT = -1e4
+
+
 class GridScorer(nn.Module):
     """The grid head's location decoding net (ours): logits over the grid x grid region tiling.
 
@@ -205,14 +219,15 @@ class GridScorer(nn.Module):
     two statistics of the current matte (mean alpha and mean 4 alpha (1 - alpha): how
     undecided it is), the record of the questions so far (asked, answered fg, answered bg),
     and three cues: the guess where no fg answer exists yet, one minus it where no bg answer
-    exists yet, and the matte's indecision once both exist. A cell already asked is excluded. A regression head cannot say "here or there": trained on a teacher whose next
-    region may lie in several places it predicts their average, often a region nobody would ask
-    about (our first shipped policy asked near the image centre and did worse than random).
+    exists yet, and the matte's indecision once both exist. A cell already asked is excluded.
+    A regression head cannot say "here or there": trained on a teacher whose next region may
+    lie in several places it predicts their average, often a region nobody would ask about (our
+    first shipped policy asked near the image centre and did worse than random).
     """
 
     def __init__(self, config: PolicyConfig, map_channels: int) -> None:
         super().__init__()
-        width, cells = config.grid_channels, config.grid * config.grid
+        width = config.grid_channels
         self.grid = config.grid
         self.from_v = nn.Linear(config.hidden_size, width)
         self.alpha = nn.Conv2d(map_channels, 1, 1)
@@ -238,14 +253,6 @@ class GridScorer(nn.Module):
         return logits.masked_fill(record[:, 0] > 0, ASKED_LOGIT)
 
 
-#: Answers as the grid head's record codes them.
-ANSWER_CODES = {"fg": 1.0, "bg": -1.0, "skip": 0.0}
-#: Channels of the question record per cell: asked, answered fg, answered bg.
-RECORD = 3
-#: Derived cue channels of the grid head (see GridScorer.forward).
-CUES = 3
-
-
 def region_answers(mattes: torch.Tensor, locations: torch.Tensor, config: PolicyConfig) -> torch.Tensor:
     """The answers (+1 fg, -1 bg, 0 skipped) read off the mattes after them: a labelled region
     is all 1 (fg) or all 0 (bg) in the matte (for data recorded without its answers)."""
@@ -253,12 +260,6 @@ def region_answers(mattes: torch.Tensor, locations: torch.Tensor, config: Policy
                                                      patch_size=4))
     low, high = probe.amin(dim=(1, 2, 3)), probe.amax(dim=(1, 2, 3))
     return (low >= 0.999).float() - (high <= 0.001).float()
-
-
-#: Matte statistics per grid cell the grid head reads (mean alpha, mean 4 alpha (1 - alpha)).
-MATTE_STATS = 2
-#: Logit of a cell already asked: never drawn, finite so that sums stay finite.
-ASKED_LOGIT = -1e4
 
 
 def matte_statistics(mattes: torch.Tensor, grid: int) -> torch.Tensor:

@@ -91,7 +91,7 @@ class TrainConfig:
     clone_lr: float = 1e-3
     #: Start from this weights file instead of cloning (e.g. an earlier run's export).
     init: str = ""
-    #: One round of DAgger after the warm start: the policy drives on ``dagger_scenes``
+    #: DAgger after the warm start: in each round the policy drives on ``dagger_scenes``
     #: training scenes, the teacher labels its states, and the policy is cloned on the teacher
     #: data plus these for ``dagger_epochs`` epochs (mattebox.active.imitation.dagger_data).
     dagger_scenes: int = 0
@@ -327,6 +327,9 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
 
         policy.load_state_dict(load_policy(tc.init).state_dict())
         log(f"starting from {tc.init}")
+    if update == 0 and tc.dagger_scenes > 0 and tc.teacher_scenes <= 0:
+        raise InputError("DAgger rounds clone on the teacher data as well: set teacher_scenes > 0 "
+                         "with dagger_scenes")
     if update == 0 and tc.teacher_scenes > 0:
         from .imitation import clone, teacher_data
 
@@ -335,14 +338,14 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
         data = teacher_data(images[:count], alphas[:count], tc.work_size, tc.steps, tc.solver,
                             tc.teacher_candidates, cache_dir=cache, log=log)
         torch.manual_seed(tc.seed)
-    if update == 0 and tc.teacher_scenes > 0 and not tc.init:
-        if tc.feature_pretrain_epochs > 0:
-            from .imitation import pretrain_features
+        if not tc.init:  # a policy from init is already warm
+            if tc.feature_pretrain_epochs > 0:
+                from .imitation import pretrain_features
 
-            pretrain_features(policy, work_images, work_alphas, tc.feature_pretrain_epochs,
-                              seed=tc.seed, log=log)
-        clone(policy, data, tc.clone_epochs, lr=tc.clone_lr, seed=tc.seed, log=log)
-        save(out / "cloned.pt")
+                pretrain_features(policy, work_images, work_alphas, tc.feature_pretrain_epochs,
+                                  seed=tc.seed, log=log)
+            clone(policy, data, tc.clone_epochs, lr=tc.clone_lr, seed=tc.seed, log=log)
+            save(out / "cloned.pt")
     if update == 0 and tc.dagger_scenes > 0:
         from .imitation import clone, dagger_data
 

@@ -16,6 +16,7 @@ import numpy as np
 from ..registry import register_method
 from ._common import SOLVER_TOL, solve_window_method
 
+
 @register_method(
     "cf",
     needs="trimap",
