@@ -189,7 +189,7 @@ def _query_tree(tree, queries, k, bounds):
     return found, found_d
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _order_bound(points, order, k, reach):
     """Per point, the squared distance to its k-th nearest (itself first) among the ``reach``
     points on either side of it in ``order``: an upper bound on its true k-th distance."""
