@@ -147,3 +147,23 @@ def test_preview_guided_filter_keeps_a_linear_function_of_the_guide():
     guide = rng.random((20, 24, 3))
     source = 0.2 + 0.5 * guide[..., 0] - 0.3 * guide[..., 2]
     np.testing.assert_allclose(guided_filter(guide, source, 2, 1e-8), source, atol=1e-4)
+
+
+def test_knn_tree_query_is_exact():
+    from mattebox.solvers.knn import LEAF_SIZE, _build_tree, _query_tree
+
+    rng = np.random.default_rng(4)
+    points = rng.random((3000, 5))
+    points[1000:1100] = points[0]  # duplicates: ties at distance 0
+    queries = np.ascontiguousarray(points[::3] + rng.normal(0, 0.01, points[::3].shape))
+    bounds = np.full(len(queries), np.inf)
+    bounds[::7] = 0.05  # some queries report only points strictly closer than a bound
+    found, found_d = _query_tree(_build_tree(points, LEAF_SIZE), queries, 8, bounds)
+    exact = ((queries[:, None, :] - points[None, :, :]) ** 2).sum(-1)
+    for q in range(len(queries)):
+        nearest = np.sort(exact[q])[:8]
+        nearest[nearest >= bounds[q]] = np.inf
+        listed = found[q] >= 0
+        assert np.allclose(np.where(listed, found_d[q], np.inf), nearest)
+        assert len(set(found[q][listed])) == listed.sum()  # no point twice
+        assert np.allclose(exact[q, found[q][listed]], found_d[q][listed])
