@@ -391,20 +391,13 @@ def load_region_cnn(n: int, path=None):
     """
     from pathlib import Path
 
-    import torch
-
-    from .policy import PolicyConfig
+    from .policy import PolicyConfig, read_weights_file
 
     path = Path(path) if path is not None else default_region_cnn_weights()
-    if not path.is_file():
-        raise InputError(f"no Region-CNN weights at {path}; train them with "
-                         "`python -m mattebox.active.baselines --out FILE` or choose another policy")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # not a torch file, truncated, ...
-        raise InputError(f"{path} is not a readable Region-CNN weights file ({exc})") from None
-    if not isinstance(payload, dict) or "nets" not in payload:
-        raise InputError(f"{path} is not a Region-CNN weights file (no nets inside)")
+    payload = read_weights_file(
+        path, kind="Region-CNN weights file", key="nets",
+        absent=f"no Region-CNN weights at {path}; train them with "
+               "`python -m mattebox.active.baselines --out FILE` or choose another policy")
     sizes = sorted(int(k) for k in payload["nets"])
     larger = [k for k in sizes if k >= n]
     pick = larger[0] if larger else sizes[-1]

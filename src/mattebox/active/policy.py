@@ -490,21 +490,30 @@ def default_weights() -> Path:
     return Path(__file__).resolve().parents[1] / "weights" / "active_small.pt"
 
 
-def load_policy(path: str | Path | None = None) -> ActivePolicy:
-    """A trained policy from a weights file (by default the shipped small policy), in eval mode."""
-    path = Path(path) if path is not None else default_weights()
+def read_weights_file(path: Path, *, kind: str, key: str, absent: str) -> dict:
+    """The dictionary saved in a weights file; InputError with ``absent`` when there is no
+    file, and naming ``kind`` (e.g. "Region-CNN weights file") when it is unreadable or holds
+    no ``key``."""
     if not path.is_file():
-        raise InputError(
-            f"no active-matting policy weights at {path}; train one with "
-            "`python -m mattebox.active.reinforce --config configs/active_small.toml` "
-            "or choose --policy ideal, cluster or random"
-        )
+        raise InputError(absent)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # not a torch file, truncated, ...
-        raise InputError(f"{path} is not a readable active-matting policy file ({exc})") from None
-    if not isinstance(payload, dict) or "policy_config" not in payload:
-        raise InputError(f"{path} is not an active-matting policy file (no policy_config inside)")
+        raise InputError(f"{path} is not a readable {kind} ({exc})") from None
+    if not isinstance(payload, dict) or key not in payload:
+        article = "an" if kind[0].lower() in "aeiou" else "a"
+        raise InputError(f"{path} is not {article} {kind} (no {key} inside)")
+    return payload
+
+
+def load_policy(path: str | Path | None = None) -> ActivePolicy:
+    """A trained policy from a weights file (by default the shipped small policy), in eval mode."""
+    path = Path(path) if path is not None else default_weights()
+    payload = read_weights_file(
+        path, kind="active-matting policy file", key="policy_config",
+        absent=f"no active-matting policy weights at {path}; train one with "
+               "`python -m mattebox.active.reinforce --config configs/active_small.toml` "
+               "or choose --policy ideal, cluster or random")
     policy = build_policy(dict(payload["policy_config"]))
     policy.load_state_dict(payload["model_state"])
     policy.eval()
