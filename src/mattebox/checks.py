@@ -106,9 +106,10 @@ def check_same_size(reference: np.ndarray, other: np.ndarray, ref_what: str, wha
     """Raise if ``other`` does not have the height and width of ``reference``."""
     if reference.shape[:2] != other.shape[:2]:
         (h, w), (h2, w2) = reference.shape[:2], other.shape[:2]
+        noun = what[4:] if what.startswith("the ") else what  # callers pass "the trimap" or "trimap"
         raise InputError(
             f"{what} is {w2}x{h2} but {ref_what} is {w}x{h}; they must have the same size "
-            f"(resize the {what} to {w}x{h})"
+            f"(resize the {noun} to {w}x{h})"
         )
 
 
