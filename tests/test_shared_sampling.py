@@ -407,6 +407,33 @@ def test_segment_energy_sums_colour_steps_to_the_exact_end_pixel():
         assert sm._segment_energy(image, flat, y, x, sy, sx) == pytest.approx(expected, rel=1e-12)
 
 
+def test_long_fallback_segment_is_read_at_a_fixed_number_of_points():
+    # Beyond FALLBACK_POINTS steps the energy is the colour distance summed over that many
+    # evenly spaced points of the same digital line: never above the full walk's sum.
+    rng = np.random.default_rng(4)
+    image = rng.random((90, 120, 3))
+    flat = sm._neighbour_differences(image).ravel()
+    points = sm.FALLBACK_POINTS
+    checked = 0
+    for _ in range(40):
+        y, x, sy, sx = (int(v) for v in rng.integers(0, [90, 120, 90, 120]))
+        steps = max(abs(sy - y), abs(sx - x))
+        if steps <= points:
+            continue
+        fy, fx = ((sy - y) << 32) // steps, ((sx - x) << 32) // steps
+        at = lambda i: (((y << 32) + (1 << 31) + i * fy) >> 32, ((x << 32) + (1 << 31) + i * fx) >> 32)
+        sampled = [at(k * steps // points) for k in range(points + 1)]
+        full = [at(i) for i in range(steps + 1)]
+        assert sampled[-1] == (sy, sx)
+        expected = sum(np.linalg.norm(image[c] - image[a]) for a, c in zip(sampled, sampled[1:]))
+        exact = sum(float(np.float32(np.linalg.norm(image[c] - image[a]))) for a, c in zip(full, full[1:]))
+        energy = sm._segment_energy(image, flat, y, x, sy, sx)
+        assert energy == pytest.approx(expected, rel=1e-12)
+        assert energy <= exact * (1 + 1e-6)
+        checked += 1
+    assert checked >= 10
+
+
 def test_tiled_spans_cover_the_same_pixels_tile_by_tile():
     labels = np.random.default_rng(4).integers(0, 3, (70, 150)).astype(np.uint8)
     spans = label_spans(labels, UNKNOWN)

@@ -72,6 +72,8 @@ VARIANCE_RADIUS = 2
 GATHER_TILE = 64
 #: One half in the 32.32 fixed point of the ray positions.
 HALF = 1 << 31
+#: Points at which a long fallback segment's path energy is read (see _segment_energy).
+FALLBACK_POINTS = 32
 #: Confidence given to a pixel whose refined F and B both collapse onto its own colour.
 TINY_CONFIDENCE = 1e-8
 # Stages 3 and 4 run in float32 (twice the vector width, half the memory traffic); these
@@ -238,14 +240,31 @@ def _step_offsets(step_y, step_x, width):
 
 @njit(cache=True)
 def _segment_energy(image, flat_diffs, y, x, sy, sx):
-    """E_p(s) along the straight segment (y, x) -> (sy, sx), one pixel per major-axis step."""
+    """E_p(s) along the straight segment (y, x) -> (sy, sx) (fallback samples, see
+    :func:`_gather`): exact, one pixel per major-axis step, up to FALLBACK_POINTS steps; a
+    longer segment is read at FALLBACK_POINTS evenly spaced points and the colour distances
+    between consecutive points are summed (a lower bound of the full walk's sum)."""
     steps = max(abs(sy - y), abs(sx - x))
     if steps == 0:
         return 0.0
     step_y, step_x = ((sy - y) << 32) // steps, ((sx - x) << 32) // steps
-    straight, diagonal = _step_offsets(step_y, step_x, image.shape[1])
-    return _walk_energy(image, flat_diffs, y, x, step_y, step_x, straight, diagonal, 0, 0.0,
-                        steps, np.inf)[1]
+    if steps <= FALLBACK_POINTS:
+        straight, diagonal = _step_offsets(step_y, step_x, image.shape[1])
+        return _walk_energy(image, flat_diffs, y, x, step_y, step_x, straight, diagonal, 0,
+                            0.0, steps, np.inf)[1]
+    origin_y, origin_x = (y << 32) + HALF, (x << 32) + HALF
+    energy = 0.0
+    py, px = y, x
+    for k in range(1, FALLBACK_POINTS + 1):
+        i = (k * steps) // FALLBACK_POINTS
+        qy = (origin_y + i * step_y) >> 32
+        qx = (origin_x + i * step_x) >> 32
+        e0 = image[qy, qx, 0] - image[py, px, 0]
+        e1 = image[qy, qx, 1] - image[py, px, 1]
+        e2 = image[qy, qx, 2] - image[py, px, 2]
+        energy += math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
+        py, px = qy, qx
+    return energy
 
 
 @njit(cache=True, parallel=True)
@@ -750,7 +769,11 @@ def estimate_alpha_sm(
     - Rays advance one pixel along their major axis (32.32 fixed-point positions), and the
       path energy E_p(s) sums the colour differences of consecutive ray pixels, the discrete
       form of the line integral of Eq. 3. A pixel whose rays meet no pixel of a class takes
-      a nearest pixel of that class (Euclidean, by two-pass propagation) as its sample.
+      a nearest pixel of that class (Euclidean, by two-pass propagation) as its sample. The
+      E_p of such a sample is walked pixel by pixel up to 32 steps; a longer segment is read
+      at 32 evenly spaced points (a lower bound of the full walk). With only a few answered
+      regions, as in active matting's first steps, most pixels need these long walks, and
+      reading every pixel took ~40% of the gathering (no change on alphamatting-dev's trimaps).
     - N_p skips window pixels outside the image; the refinement window is square and only
       unknown pixels contribute their pairs; ties go to the earlier pair in scan order.
     - sigma_f^2 and sigma_b^2 are the colour variances (mean squared distance to the window
