@@ -172,6 +172,47 @@ def test_grid_head_never_asks_the_same_cell_twice():
     assert len(set(corners)) == len(corners)  # every cell once, then the grid is exhausted
 
 
+def test_colour_cues_point_away_from_the_answered_layer():
+    from mattebox.active.policy import colour_cues
+
+    grid = 4
+    colours = torch.zeros(1, 3, grid, grid)
+    colours[0, :, 1, 2] = 3.0  # one cell unlike the rest
+    record = torch.zeros(1, 3, grid * grid)
+    cues = colour_cues(colours, record)
+    assert cues.shape == (1, 4, grid, grid)
+    assert torch.all(cues[0, :3] == 0)  # nothing asked: no colour cue yet
+    assert cues[0, 3, 0, 0] == pytest.approx(1.0) and cues[0, 3].min() < 0.5  # corners far
+    record[0, 0, 0] = record[0, 2, 0] = 1.0  # cell 0 asked and answered bg
+    cues = colour_cues(colours, record)
+    # look for the foreground where the colour differs from the background answer
+    assert cues[0, 0].argmax().item() == 1 * grid + 2
+    assert cues[0, 0, 1, 2] == pytest.approx(np.tanh(np.sqrt(27.0) / 2.0), rel=1e-5)
+    assert torch.all(cues[0, 1] == 0)  # no fg answer: nothing to measure from
+    assert torch.equal(cues[0, 2], cues[0, 0])  # the only answer so far is bg
+    record[0, 0, 6] = record[0, 1, 6] = 1.0  # cell (1, 2) answered fg
+    cues = colour_cues(colours, record)
+    assert torch.all(cues[0, 0] == 0) and torch.all(cues[0, 1] == 0)  # both layers found
+    assert cues[0, 2, 1, 2] == 0 and cues[0, 2, 0, 0] == 0 and cues[0, 2, 3, 3] == 0
+
+
+def test_grid_head_with_colour_cues_runs_and_clones():
+    from dataclasses import replace
+
+    from mattebox.active.imitation import clone
+
+    torch.manual_seed(0)
+    policy = build_policy(replace(GRID, colour_cues=True))
+    images = np.random.default_rng(1).random((4, 32, 32, 3)).astype(np.float32)
+    cells = torch.tensor([9, 9, 53, 53])
+    from mattebox.active.policy import cell_locations
+
+    targets = cell_locations(cells, 8).numpy()[:, None, :].repeat(2, axis=1)
+    data = {"images": images, "locations": targets, "mattes": np.full((4, 2, 32, 32), 0.5, np.float16)}
+    losses = clone(policy, data, epochs=30, batch=4, lr=3e-3, log=lambda _: None)
+    assert losses[-1] < losses[0]
+
+
 def test_grid_head_gradient_favours_the_rewarded_cell():
     from mattebox.active.policy import cell_locations
 

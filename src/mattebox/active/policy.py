@@ -95,6 +95,9 @@ class PolicyConfig:
     grid: int = 20
     #: Channels of the grid head's scoring maps.
     grid_channels: int = 32
+    #: Give the grid head the colour cues of :func:`colour_cues` (ours; False in policies
+    #: trained before they existed).
+    colour_cues: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -202,6 +205,46 @@ RECORD = 3
 CUES = 3
 
 
+#: Channels of :func:`colour_cues`.
+COLOUR_CUES = 4
+
+
+def colour_cues(colours: torch.Tensor, record: torch.Tensor) -> torch.Tensor:
+    """Low-level cues of the questions so far, B x 4 x grid x grid (ours, not in the paper).
+
+    ``colours`` (B x 3 x grid x grid) are the cells' mean colours, ``record`` the question
+    record (B x 3 x cells). Per cell, with d(S) the colour distance to the nearest cell of the
+    set S (0 while S is empty) squashed by tanh(d / 2):
+
+    * d(answered bg), while no fg answer exists: where the foreground may be, judged by looking
+      unlike every background answer;
+    * d(answered fg), while no bg answer exists: likewise for the background;
+    * d(asked): how unlike everything asked so far the cell looks;
+    * the distance of the cell from the image centre (0 at the centre, 1 at a corner).
+
+    Why: the grid head's learned alpha guess comes from features trained on synthetic scenes
+    and transfers poorly to photos; a policy without these cues kept asking about the
+    background of four of the nine alphamatting-dev images for all 20 questions (BENCHMARKS.md).
+    Colour contrast and position are cues that do not depend on the scenes' look.
+    """
+    batch, _, grid, _ = colours.shape
+    flat = colours.flatten(2).transpose(1, 2)  # B x cells x 3
+    distance = torch.cdist(flat, flat)  # B x cells x cells
+
+    def nearest(mask: torch.Tensor) -> torch.Tensor:
+        d = distance.masked_fill(~mask[:, None, :], float("inf")).amin(dim=2)
+        return torch.where(mask.any(dim=1, keepdim=True), torch.tanh(d / 2.0), torch.zeros_like(d))
+
+    asked, fg, bg = record[:, 0] > 0, record[:, 1] > 0, record[:, 2] > 0
+    missing_fg = (~fg.any(dim=1, keepdim=True)).to(colours.dtype)
+    missing_bg = (~bg.any(dim=1, keepdim=True)).to(colours.dtype)
+    axis = torch.linspace(-1.0, 1.0, grid, dtype=colours.dtype, device=colours.device)
+    centre = (torch.sqrt(axis[:, None] ** 2 + axis[None, :] ** 2) / math.sqrt(2.0)).flatten()
+    cues = torch.stack([nearest(bg) * missing_fg, nearest(fg) * missing_bg, nearest(asked),
+                        centre.expand(batch, -1)], dim=1)
+    return cues.view(batch, COLOUR_CUES, grid, grid)
+
+
 #: Matte statistics per grid cell the grid head reads (mean alpha, mean 4 alpha (1 - alpha)).
 MATTE_STATS = 2
 #: Logit of a cell already asked: never drawn, finite so that sums stay finite.
@@ -231,12 +274,14 @@ class GridScorer(nn.Module):
         self.grid = config.grid
         self.from_v = nn.Linear(config.hidden_size, width)
         self.alpha = nn.Conv2d(map_channels, 1, 1)
-        self.from_maps = nn.Conv2d(map_channels + 1 + MATTE_STATS + RECORD + CUES, width, 1)
+        self.colour_cues = config.colour_cues
+        extra = COLOUR_CUES if config.colour_cues else 0
+        self.from_maps = nn.Conv2d(map_channels + 1 + MATTE_STATS + RECORD + CUES + extra, width, 1)
         self.mix = nn.Conv2d(width, width, 3, padding=1)
         self.out = nn.Conv2d(width, 1, 1)
 
     def forward(self, v: torch.Tensor, maps: torch.Tensor, matte: torch.Tensor,
-                record: torch.Tensor) -> torch.Tensor:
+                record: torch.Tensor, colours: torch.Tensor | None = None) -> torch.Tensor:
         grid = self.grid
         record_maps = record.view(-1, RECORD, grid, grid)
         found = record_maps[:, 1:].amax(dim=(2, 3), keepdim=True)  # B x 2 x 1 x 1: any fg, any bg
@@ -246,7 +291,10 @@ class GridScorer(nn.Module):
         # once both are known: the products a linear layer cannot form by itself
         cues = torch.cat([guess * missing_fg, (1.0 - guess) * missing_bg,
                           matte[:, 1:2] * found[:, :1] * found[:, 1:]], dim=1)
-        x = torch.cat([maps, guess, matte, record_maps, cues], dim=1)
+        parts = [maps, guess, matte, record_maps, cues]
+        if self.colour_cues:
+            parts.append(colour_cues(colours, record))
+        x = torch.cat(parts, dim=1)
         hidden = F.relu(self.from_maps(x) + self.from_v(v)[:, :, None, None])
         hidden = F.relu(self.mix(hidden))
         logits = self.out(hidden).flatten(1)
@@ -307,14 +355,16 @@ class JointEncodingNet(nn.Module):
 @dataclass
 class PolicyState:
     """LSTM state (h, c) and its latest output v (all B x hidden); for the grid head also the
-    image feature maps and matte statistics at grid x grid, and the question record
-    (B x 3 x cells: asked, answered fg, answered bg)."""
+    image feature maps and matte statistics at grid x grid, the question record
+    (B x 3 x cells: asked, answered fg, answered bg) and the cells' mean colours (B x 3 x grid
+    x grid, of the normalised image tensor)."""
 
     h: torch.Tensor
     c: torch.Tensor
     maps: torch.Tensor | None = None
     matte: torch.Tensor | None = None
     record: torch.Tensor | None = None
+    colours: torch.Tensor | None = None
 
     @property
     def v(self) -> torch.Tensor:
@@ -387,7 +437,7 @@ class ActivePolicy(nn.Module):
         grid = self.grid
         if grid is None:
             g0 = self.norm_g0(self.extract(images))
-            maps = matte = record = None
+            maps = matte = record = colours = None
         else:
             g0, fmap = self.extract.forward_with_map(images)
             g0 = self.norm_g0(g0)
@@ -395,9 +445,10 @@ class ActivePolicy(nn.Module):
             # before any answer the environment's matte is 0.5 everywhere
             matte = matte_statistics(g0.new_full((g0.shape[0], 1, grid, grid), 0.5), grid)
             record = g0.new_zeros(g0.shape[0], RECORD, grid * grid)
+            colours = F.adaptive_avg_pool2d(images, grid)
         zeros = g0.new_zeros(g0.shape[0], self.config.hidden_size)
         h, c = self.rnn(g0, (zeros, zeros))
-        return PolicyState(h, c, maps, matte, record)
+        return PolicyState(h, c, maps, matte, record, colours)
 
     def head(self, state: PolicyState) -> tuple[torch.Tensor, torch.Tensor]:
         """The location decoding net's output and the baseline b (B) from v_i: the location
@@ -405,7 +456,7 @@ class ActivePolicy(nn.Module):
         baseline = self.baseline(state.v.detach()).squeeze(1)
         if self.grid is None:
             return self.locate(state.v), baseline
-        return self.locate(state.v, state.maps, state.matte, state.record), baseline
+        return self.locate(state.v, state.maps, state.matte, state.record, state.colours), baseline
 
     def observe(self, state: PolicyState, locations: torch.Tensor, mattes: torch.Tensor,
                 answers: torch.Tensor | None = None) -> PolicyState:
@@ -427,7 +478,7 @@ class ActivePolicy(nn.Module):
         record[rows, 0, cells] = 1.0
         record[rows, 1, cells] = (answers > 0).to(record.dtype)
         record[rows, 2, cells] = (answers < 0).to(record.dtype)
-        return PolicyState(h, c, state.maps, matte_statistics(mattes, self.grid), record)
+        return PolicyState(h, c, state.maps, matte_statistics(mattes, self.grid), record, state.colours)
 
     def best_location(self, output: torch.Tensor) -> torch.Tensor:
         """The location for S = 1 (inference): the mean, or the most likely cell (B x 2)."""
