@@ -318,3 +318,14 @@ def test_unreadable_weights_files_are_refused_clearly(tmp_path):
     torch.save({"something": 1}, other)
     with pytest.raises(InputError, match="no nets inside"):
         load_region_cnn(5, other)
+
+
+def test_solid_scenes_keeps_scenes_with_opaque_and_clear_regions():
+    from mattebox.active.reinforce import solid_scenes
+
+    alphas = np.zeros((3, 100, 100), np.float32)  # 5 x 5 regions at 100 px
+    alphas[0, 20:60, 20:60] = 1.0  # 64 opaque regions, the rest clear
+    alphas[1, 20:60, 20:60] = 0.7  # a veil: no opaque region
+    alphas[2, 21:31, 20:30] = 1.0  # opaque pixels, but only 2 whole opaque regions
+    assert solid_scenes(alphas, 5).tolist() == [True, False, False]
+    assert solid_scenes(alphas, 2).tolist() == [True, False, True]

@@ -72,6 +72,13 @@ class TrainConfig:
     #: Training scenes (procedural objects over the train photos) and their first seed.
     scenes: int = 200
     scene_seed: int = 0
+    #: Keep only the training scenes with at least this many fully opaque and this many fully
+    #: clear regions of the 20 x 20 tiling at 400 x 400 (ours; 0 keeps all). The benchmark's
+    #: objects all have a solid body (10 to 181 opaque regions), while a fifth of the
+    #: procedural scenes (smoke, veils, nets) have no opaque region at all: there the teacher
+    #: can only ask about the background, and a policy cloned on them learned to go on asking
+    #: about the background of photos whose foreground it had not found.
+    min_solid_cells: int = 0
     #: Validation scenes (validation photos, other seeds), scored every ``validate_every``.
     val_scenes: int = 8
     val_scene_seed: int = 1_000_000
@@ -253,6 +260,22 @@ def export_policy(policy: ActivePolicy, path: str | Path, extra: dict | None = N
     return path
 
 
+def solid_scenes(alphas: np.ndarray, minimum: int) -> np.ndarray:
+    """Which scenes (N x S x S alphas) hold at least ``minimum`` fully opaque and ``minimum``
+    fully clear regions of the tiling by regions of the size 20 x 20 has at 400 x 400."""
+    from .environment import ORACLE_TOLERANCE
+
+    keep = np.zeros(len(alphas), bool)
+    for i, alpha in enumerate(alphas):
+        side = region_size_for(alpha.shape[0])
+        cells = alpha.shape[0] // side
+        tiles = np.asarray(alpha[:cells * side, :cells * side]).reshape(cells, side, cells, side)
+        opaque = (tiles.min(axis=(1, 3)) >= 1.0 - ORACLE_TOLERANCE).sum()
+        clear = (tiles.max(axis=(1, 3)) <= ORACLE_TOLERANCE).sum()
+        keep[i] = opaque >= minimum and clear >= minimum
+    return keep
+
+
 def _prepare(images: np.ndarray, alphas: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     if images.shape[1] == size:
         return images, alphas
@@ -279,6 +302,11 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
     images, alphas = scene_pool(tc.scenes, tc.scene_seed, split="train", cache_dir=cache, log=log)
     val_images, val_alphas = scene_pool(tc.val_scenes, tc.val_scene_seed, split="validation",
                                         cache_dir=cache, log=log)
+    if tc.min_solid_cells > 0:
+        keep = solid_scenes(alphas, tc.min_solid_cells)
+        log(f"{int(keep.sum())} of {len(keep)} training scenes have at least {tc.min_solid_cells} "
+            "opaque and clear regions")
+        images, alphas = images[keep], alphas[keep]
     work_images, work_alphas = _prepare(images, alphas, tc.work_size)
     val_work = _prepare(val_images, val_alphas, tc.work_size)
     region = region_size_for(tc.work_size)
