@@ -3,12 +3,11 @@
 Not in the paper, which trains from scratch with REINFORCE on a GPU. On our CPU budget
 (~2,400 episodes) REINFORCE from scratch did not move the policy off the image centre (its
 validation RMSE after 20 regions stayed at 0.45, worse than random regions), so the policy
-is first fitted to a teacher, then to the teacher's answers in the states the policy itself
-reaches (one round of DAgger, :func:`dagger_data`); REINFORCE (Section 2.3) can follow
-(``mattebox.active.reinforce``), though on top of this warm start it has not yet helped.
-The teacher sees the ground truth and the policy does not, so cloning can only teach what
-the image and the answers so far reveal; that gap is what keeps the shipped policy behind
-random regions (BENCHMARKS.md).
+is fitted to a teacher; rounds of DAgger (the teacher's answers in the states the policy
+itself reaches, :func:`dagger_data`) and REINFORCE (Section 2.3, ``mattebox.active.reinforce``)
+can follow, though on top of this warm start neither has yet helped on alphamatting-dev, and
+the shipped policy is cloning alone. The teacher sees the ground truth and the policy does
+not, so cloning can only teach what the image and the answers so far reveal (BENCHMARKS.md).
 
 The teacher approximates the ideal sequence (B1) at a fraction of its cost: at each step it
 scores every answerable, not yet labelled region by the current matte's absolute error

@@ -38,7 +38,9 @@ REINFORCE uses its log-softmax, and S = 1 takes the most likely cell. It also re
 feature map and the current matte per cell, and never proposes a cell it has already asked
 about. Why: with the Gaussian head, a policy cloned from a teacher whose next region lies in
 one of several places regresses to their average, near the image centre; that policy did
-worse than random regions on alphamatting-dev (BENCHMARKS.md).
+worse than random regions on alphamatting-dev (BENCHMARKS.md). With ``colour_cues`` (the
+shipped policy) the grid head also reads how unlike the answered regions each cell's colour
+is, and where it lies in the frame (:func:`colour_cues`).
 """
 
 from __future__ import annotations
