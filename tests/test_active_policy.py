@@ -278,6 +278,9 @@ def test_run_config_rejects_unknown_keys(tmp_path):
     path.write_text("[policy]\nlocation_head = 'spiral'\n")
     with pytest.raises(InputError, match="location_head"):
         load_run_config(path)
+    path.write_text("[policy]\ncolour_cues = 'yes'\n")
+    with pytest.raises(InputError, match="colour_cues must be true or false"):
+        load_run_config(path)
     path.write_text("[train]\nepochs = 3\n")
     with pytest.raises(InputError, match="epochs"):
         load_run_config(path)

@@ -120,6 +120,8 @@ class PolicyConfig:
         if config.location_head not in LOCATION_HEADS:
             raise InputError(f"location_head must be one of {', '.join(LOCATION_HEADS)}, "
                              f"not {config.location_head!r}")
+        if not isinstance(config.colour_cues, bool):
+            raise InputError(f"colour_cues must be true or false, not {config.colour_cues!r}")
         if config.grid < 2:
             raise InputError(f"grid must be at least 2 cells per side, not {config.grid}")
         return config
