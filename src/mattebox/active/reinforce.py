@@ -306,6 +306,9 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
         keep = solid_scenes(alphas, tc.min_solid_cells)
         log(f"{int(keep.sum())} of {len(keep)} training scenes have at least {tc.min_solid_cells} "
             "opaque and clear regions")
+        if not keep.any():
+            raise InputError(f"none of the {len(keep)} training scenes has {tc.min_solid_cells} opaque "
+                             "and clear regions; lower min_solid_cells or raise scenes")
         images, alphas = images[keep], alphas[keep]
     work_images, work_alphas = _prepare(images, alphas, tc.work_size)
     val_work = _prepare(val_images, val_alphas, tc.work_size)
