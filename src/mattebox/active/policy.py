@@ -207,8 +207,6 @@ ANSWER_CODES = {"fg": 1.0, "bg": -1.0, "skip": 0.0}
 RECORD = 3
 #: Derived cue channels of the grid head (see GridScorer.forward).
 CUES = 3
-
-
 #: Channels of :func:`colour_cues`.
 COLOUR_CUES = 4
 

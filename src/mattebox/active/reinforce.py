@@ -43,6 +43,7 @@ from ..errors import InputError
 from .environment import ActiveEnvironment, location_for, region_size_for, resize_alpha, resize_image
 from .policy import ANSWER_CODES, ActivePolicy, PolicyConfig, build_policy
 from .reward import best_candidate, region_rewards
+from .scenes import solid_scenes
 
 
 #: Weight of the penalty on predicted locations outside [-1, 1].
@@ -258,22 +259,6 @@ def export_policy(policy: ActivePolicy, path: str | Path, extra: dict | None = N
     _atomic_save({"policy_config": policy.config.to_dict(), "model_state": policy.state_dict(),
                   **(extra or {})}, path)
     return path
-
-
-def solid_scenes(alphas: np.ndarray, minimum: int) -> np.ndarray:
-    """Which scenes (N x S x S alphas) hold at least ``minimum`` fully opaque and ``minimum``
-    fully clear regions of the tiling by regions of the size 20 x 20 has at 400 x 400."""
-    from .environment import ORACLE_TOLERANCE
-
-    keep = np.zeros(len(alphas), bool)
-    for i, alpha in enumerate(alphas):
-        side = region_size_for(alpha.shape[0])
-        cells = alpha.shape[0] // side
-        tiles = np.asarray(alpha[:cells * side, :cells * side]).reshape(cells, side, cells, side)
-        opaque = (tiles.min(axis=(1, 3)) >= 1.0 - ORACLE_TOLERANCE).sum()
-        clear = (tiles.max(axis=(1, 3)) <= ORACLE_TOLERANCE).sum()
-        keep[i] = opaque >= minimum and clear >= minimum
-    return keep
 
 
 def _prepare(images: np.ndarray, alphas: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

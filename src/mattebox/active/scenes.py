@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .environment import ORACLE_TOLERANCE, WORK_SIZE, resize_alpha, resize_image
+from .environment import ORACLE_TOLERANCE, WORK_SIZE, oracle_answer, region_size_for, resize_alpha, resize_image
 
 
 def make_scene(seed: int, size: int = WORK_SIZE, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
@@ -43,6 +43,20 @@ def make_scene(seed: int, size: int = WORK_SIZE, split: str = "train") -> tuple[
     bg = fit_background(bg, alpha.shape[0], alpha.shape[1], rng=rng, zoom=rng.uniform(1.0, 1.5))
     image = composite(fg, alpha, bg)
     return resize_image(image, size), resize_alpha(alpha, size, ORACLE_TOLERANCE)
+
+
+def solid_scenes(alphas: np.ndarray, minimum: int) -> np.ndarray:
+    """Which scenes (N x S x S alphas) hold at least ``minimum`` regions the simulated user
+    answers "fg" and ``minimum`` it answers "bg", over the tiling by the regions that are
+    20 x 20 at 400 x 400 (see ``TrainConfig.min_solid_cells`` for why)."""
+    keep = np.zeros(len(alphas), bool)
+    for i, alpha in enumerate(alphas):
+        side = region_size_for(alpha.shape[0])
+        corners = range(0, alpha.shape[0] - side + 1, side)
+        answers = [oracle_answer(alpha, slice(t, t + side), slice(l, l + side))
+                   for t in corners for l in corners]
+        keep[i] = answers.count("fg") >= minimum and answers.count("bg") >= minimum
+    return keep
 
 
 def scene_pool(count: int, seed: int = 0, size: int = WORK_SIZE, split: str = "train",
