@@ -20,7 +20,9 @@ from mattebox.solvers._sampling import (
     chessboard_distance,
     distortion_sq,
     expand_known_regions,
+    joined_spans,
     label_spans,
+    nearest_of_both_classes,
     nearest_of_class,
     packed_class_distances,
     project_alpha,
@@ -446,3 +448,33 @@ def test_tiled_spans_cover_the_same_pixels_tile_by_tile():
     np.testing.assert_array_equal(covered, labels == UNKNOWN)
     cells = (pieces[:, 0] // 32) * 5 + pieces[:, 1] // 32
     assert (np.diff(cells) >= 0).all()
+
+
+def test_joined_spans_join_runs_of_a_row_closer_than_the_gap():
+    spans = np.array([[0, 0, 2, 0], [0, 5, 6, 2], [0, 20, 22, 3], [1, 0, 3, 5], [2, 1, 2, 8]])
+    assert joined_spans(spans, 4).tolist() == [[0, 0, 6, 0], [0, 20, 22, 3], [1, 0, 3, 5],
+                                               [2, 1, 2, 8]]
+    assert joined_spans(spans, 1).tolist() == spans.tolist()
+    assert joined_spans(spans[:0], 4).shape == (0, 4)
+
+
+def test_result_does_not_depend_on_how_runs_are_joined(monkeypatch):
+    """Stages 3 and 4 run over joined runs and must skip the known pixels between them."""
+    image, _, _, _, trimap = make_composite(48, 64, seed=5)
+    trimap = trimap.copy()
+    trimap[::7, ::5] = 0.5  # short runs with known pixels between them
+    results = []
+    for gap in (1, 8, 1000):
+        monkeypatch.setattr(sm, "JOIN_GAP", gap)
+        results.append(estimate_alpha_sm(image, trimap, return_foreground_background=True))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_nearest_of_both_classes_matches_each_class_alone():
+    labels = np.random.default_rng(6).choice([0, 1, 2], (30, 40), p=[0.05, 0.05, 0.9])
+    labels = labels.astype(np.uint8)
+    near_f, near_b = nearest_of_both_classes(labels)
+    np.testing.assert_array_equal(near_f, nearest_of_class(labels, FOREGROUND))
+    np.testing.assert_array_equal(near_b, nearest_of_class(labels, BACKGROUND))

@@ -236,6 +236,32 @@ def label_spans(labels, value):
 
 
 @njit(cache=True)
+def joined_spans(spans, gap):
+    """``spans`` (see :func:`label_spans`) with the runs of one row that are fewer than ``gap``
+    pixels apart joined into one (k0 of the first kept). Kernels whose cost per run is high
+    against their cost per pixel run on these and skip the pixels between the runs."""
+    out = spans.copy()
+    m = 0
+    for s in range(spans.shape[0]):
+        if m > 0 and out[m - 1, 0] == spans[s, 0] and spans[s, 1] - out[m - 1, 2] < gap:
+            out[m - 1, 2] = spans[s, 2]
+        else:
+            out[m] = spans[s]
+            m += 1
+    return out[:m].copy()
+
+
+@njit(cache=True, parallel=True)
+def nearest_of_both_classes(labels):
+    """(:func:`nearest_of_class` for FOREGROUND, for BACKGROUND), one per thread."""
+    height, width = labels.shape
+    out = np.empty((2, height, width), dtype=np.int64)
+    for k in prange(2):
+        out[k] = nearest_of_class(labels, FOREGROUND if k == 0 else BACKGROUND)
+    return out[0], out[1]
+
+
+@njit(cache=True)
 def tiled_spans(spans, tile):
     """``spans`` (see :func:`label_spans`) cut at multiples of ``tile`` along x and ordered
     tile by tile (tile row, tile column, then y and x): consecutive work items then touch
