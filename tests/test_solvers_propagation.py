@@ -1,4 +1,4 @@
-"""Propagation solvers cf, lbdm and knn: recovery, determinism, edge cases, pymatting parity."""
+"""Propagation solvers cf, lbdm, knn and rw: recovery, determinism, edge cases, pymatting parity."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from mattebox.registry import get_method
 from mattebox.solvers.closed_form import estimate_alpha_cf
 from mattebox.solvers.knn import estimate_alpha_knn
 from mattebox.solvers.learning_based import estimate_alpha_lbdm
+from mattebox.solvers.random_walk import estimate_alpha_rw
 
-SOLVERS = {"cf": estimate_alpha_cf, "lbdm": estimate_alpha_lbdm, "knn": estimate_alpha_knn}
+SOLVERS = {"cf": estimate_alpha_cf, "lbdm": estimate_alpha_lbdm, "knn": estimate_alpha_knn,
+           "rw": estimate_alpha_rw}
 # Mean / max absolute error over the unknown band of make_composite(): cf and lbdm follow the
 # colour-line model the composite satisfies (measured 0.008 / 0.057); KNN is nonlocal and
-# blurrier on a soft edge (measured 0.038 / 0.16).
-BOUNDS = {"cf": (0.015, 0.1), "lbdm": (0.015, 0.1), "knn": (0.06, 0.25)}
+# blurrier on a soft edge (measured 0.038 / 0.16), and so is the random walk's pixel graph
+# (measured 0.035 / 0.24).
+BOUNDS = {"cf": (0.015, 0.1), "lbdm": (0.015, 0.1), "knn": (0.06, 0.25), "rw": (0.05, 0.3)}
 
 
 @pytest.mark.parametrize("name", sorted(SOLVERS))
@@ -36,7 +39,7 @@ def test_recovers_known_alpha(name):
     assert estimate.min() >= 0.0 and estimate.max() <= 1.0
 
 
-@pytest.mark.parametrize("name", ["cf", "lbdm"])
+@pytest.mark.parametrize("name", ["cf", "lbdm", "rw"])
 def test_multigrid_path_matches_direct_solve(name):
     image, alpha, _, _, trimap = make_composite(96, 128, seed=1)
     assert (trimap == 0.5).sum() > 2000  # large enough for the iterative solver
@@ -107,7 +110,7 @@ def test_one_pixel_wide_band(name):
 
 
 @pytest.mark.parametrize("name, peer", [("cf", "estimate_alpha_cf"), ("lbdm", "estimate_alpha_lbdm"),
-                                        ("knn", "estimate_alpha_knn")])
+                                        ("knn", "estimate_alpha_knn"), ("rw", "estimate_alpha_rw")])
 def test_agrees_with_pymatting(name, peer):
     pymatting = pytest.importorskip("pymatting")
     image, _, _, _, trimap = make_composite()
@@ -167,3 +170,34 @@ def test_knn_tree_query_is_exact():
         assert np.allclose(np.where(listed, found_d[q], np.inf), nearest)
         assert len(set(found[q][listed])) == listed.sum()  # no point twice
         assert np.allclose(exact[q, found[q][listed]], found_d[q][listed])
+
+
+def test_random_walk_system_matches_a_dense_build():
+    from mattebox.solvers.random_walk import WEIGHT_FLOOR, random_walk_system
+
+    rng = np.random.default_rng(3)
+    image = rng.random((5, 6, 3))
+    trimap = rng.choice([0.0, 0.5, 1.0], (5, 6), p=[0.2, 0.6, 0.2])
+    matrix, rhs, unknown = random_walk_system(image, trimap, sigma=0.5, radius=1)
+    pixels = [(y, x) for y in range(5) for x in range(6)]
+    weights = np.zeros((30, 30))
+    for i, (y, x) in enumerate(pixels):
+        for j, (v, u) in enumerate(pixels):
+            if i != j and abs(y - v) <= 1 and abs(x - u) <= 1:
+                distance_sq = np.sum((image[y, x] - image[v, u]) ** 2)
+                weights[i, j] = np.exp(-distance_sq / 0.25) + WEIGHT_FLOOR
+    laplacian = np.diag(weights.sum(axis=1)) - weights
+    known = np.flatnonzero(trimap.ravel() != 0.5)
+    np.testing.assert_allclose(matrix.toarray(), laplacian[np.ix_(unknown, unknown)], atol=1e-12)
+    np.testing.assert_allclose(rhs, weights[np.ix_(unknown, known)] @ trimap.ravel()[known],
+                               atol=1e-12)
+
+
+def test_random_walk_rejects_bad_options():
+    from mattebox.errors import InputError
+
+    image, _, _, _, trimap = make_composite()
+    with pytest.raises(InputError, match="sigma"):
+        estimate_alpha_rw(image, trimap, sigma=0.0)
+    with pytest.raises(InputError, match="radius"):
+        estimate_alpha_rw(image, trimap, radius=0)
