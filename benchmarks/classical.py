@@ -13,7 +13,7 @@ trimaps and, for ``ifm``, at most 3x its time.
 Usage::
 
     python benchmarks/classical.py [--data ../shared/data/alphamatting-dev]
-        [--methods sm,cf,knn,lbdm,rw,ifm,global] [--trimaps trimap,trimap2] [--repeat 1]
+        [--methods sm,cf,knn,lbdm,rw,lkm,ifm,global] [--trimaps trimap,trimap2] [--repeat 1]
         [--images GT01,GT04] [--json OUT]
 """
 
@@ -36,9 +36,10 @@ from mattebox.registry import get_method
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("MATTEBOX_SHARED_DATA", REPO.parent / "shared" / "data")) / "alphamatting-dev"
-METHODS = ("sm", "cf", "knn", "lbdm", "rw", "ifm", "global")
+METHODS = ("sm", "cf", "knn", "lbdm", "rw", "lkm", "ifm", "global")
 PEERS = {"cf": "estimate_alpha_cf", "knn": "estimate_alpha_knn", "lbdm": "estimate_alpha_lbdm",
-         "sm": "estimate_alpha_sm", "rw": "estimate_alpha_rw"}
+         "sm": "estimate_alpha_sm", "rw": "estimate_alpha_rw",
+         "lkm": "estimate_alpha_lkm"}
 METRICS = {"sad": sad, "mse": mse, "grad": gradient_error, "conn": connectivity_error}
 SAD_TARGET = 1.01  # ours <= pymatting * 1.01
 TIME_TARGET = 0.5  # ours / pymatting
