@@ -33,8 +33,11 @@ not depend on the number of threads.
 Speed without changing the result of stage 2: rays jump over pixels by the chessboard
 distance to the classes they still seek, path energies are walked nearest sample first and a
 walk stops once its energy must exceed the smallest one of its class, and a pair's N_p sum
-stops once the pair cannot win. Choices where the paper is silent are listed in
-:func:`estimate_alpha_sm`.
+stops once the pair cannot win. Stages 3 and 4 run along rows of unknown pixels, runs of a row
+fewer than JOIN_GAP pixels apart joined (their cost is per run and window offset), and the
+refinement keeps its 3 best pairs as sortable integer keys (see :func:`_refine`).
+
+Choices where the paper is silent are listed in :func:`estimate_alpha_sm`.
 """
 
 from __future__ import annotations
