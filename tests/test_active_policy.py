@@ -213,6 +213,37 @@ def test_grid_head_with_colour_cues_runs_and_clones():
     assert losses[-1] < losses[0]
 
 
+def test_cluster_cue_marks_one_cell_per_cluster_biggest_first():
+    from mattebox.active.policy import cluster_cue
+
+    grid = 8
+    colours = torch.zeros(1, 3, grid, grid)
+    colours[0, 0, :2, :2] = 10.0  # a small patch of a colour of its own
+    cue = cluster_cue(colours, clusters=2)
+    marked = torch.nonzero(cue[0, 0] > 0).tolist()
+    assert len(marked) == 2
+    patch = [cell for cell in marked if cell[0] < 2 and cell[1] < 2]
+    assert len(patch) == 1  # one cell of the distinct patch is marked
+    assert cue[0, 0, patch[0][0], patch[0][1]] == pytest.approx(4 / 60)  # 4 cells against 60
+    assert cue.max() == 1.0
+    assert torch.equal(cue, cluster_cue(colours, clusters=2))  # deterministic
+
+
+def test_grid_head_with_cluster_cue_runs_and_clones():
+    from dataclasses import replace
+
+    from mattebox.active.imitation import clone
+    from mattebox.active.policy import cell_locations
+
+    torch.manual_seed(0)
+    policy = build_policy(replace(GRID, colour_cues=True, cluster_cue=True))
+    images = np.random.default_rng(1).random((4, 32, 32, 3)).astype(np.float32)
+    targets = cell_locations(torch.tensor([9, 9, 53, 53]), 8).numpy()[:, None, :].repeat(2, axis=1)
+    data = {"images": images, "locations": targets, "mattes": np.full((4, 2, 32, 32), 0.5, np.float16)}
+    losses = clone(policy, data, epochs=30, batch=4, lr=3e-3, log=lambda _: None)
+    assert losses[-1] < losses[0]
+
+
 def test_grid_head_gradient_favours_the_rewarded_cell():
     from mattebox.active.policy import cell_locations
 

@@ -100,6 +100,9 @@ class PolicyConfig:
     #: Give the grid head the colour cues of :func:`colour_cues` (ours; False in policies
     #: trained before they existed).
     colour_cues: bool = False
+    #: Give the grid head the colour / position cluster cue of :func:`cluster_cue` (ours;
+    #: False in policies trained before it existed).
+    cluster_cue: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,8 +123,9 @@ class PolicyConfig:
         if config.location_head not in LOCATION_HEADS:
             raise InputError(f"location_head must be one of {', '.join(LOCATION_HEADS)}, "
                              f"not {config.location_head!r}")
-        if not isinstance(config.colour_cues, bool):
-            raise InputError(f"colour_cues must be true or false, not {config.colour_cues!r}")
+        for key in ("colour_cues", "cluster_cue"):
+            if not isinstance(getattr(config, key), bool):
+                raise InputError(f"{key} must be true or false, not {getattr(config, key)!r}")
         if config.grid < 2:
             raise InputError(f"grid must be at least 2 cells per side, not {config.grid}")
         return config
@@ -247,6 +251,45 @@ def colour_cues(colours: torch.Tensor, record: torch.Tensor) -> torch.Tensor:
     return cues.view(batch, COLOUR_CUES, grid, grid)
 
 
+#: Colour / position clusters of :func:`cluster_cue` (as many as the regions asked).
+CLUSTERS = 20
+#: Lloyd iterations of :func:`cluster_cue`.
+CLUSTER_ITERATIONS = 10
+
+
+def cluster_cue(colours: torch.Tensor, clusters: int = CLUSTERS) -> torch.Tensor:
+    """Where the clustering baseline (B3) would ask, B x 1 x grid x grid (ours, not in the paper).
+
+    The cells (mean colour of the normalised image tensor, and position in [-1, 1]) are
+    grouped by k-means into ``clusters`` clusters (deterministic: Lloyd iterations from cells
+    evenly spaced in raster order). The cell nearest each centroid gets the cluster's size
+    over the largest cluster's; every other cell 0. Why: the clustering baseline beats the
+    learned policy on alphamatting-dev (BENCHMARKS.md); this gives the grid head its choices
+    to take or leave.
+    """
+    batch, _, grid, _ = colours.shape
+    cells = grid * grid
+    with torch.no_grad():
+        axis = torch.linspace(-1.0, 1.0, grid, dtype=colours.dtype, device=colours.device)
+        yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+        position = torch.stack([yy.flatten(), xx.flatten()])[None].expand(batch, -1, -1)
+        features = torch.cat([colours.flatten(2), position], dim=1).transpose(1, 2)
+        k = min(clusters, cells)
+        start = torch.linspace(0, cells - 1, k, device=colours.device).round().long()
+        centres = features[:, start]
+        counts = features.new_zeros(batch, k)
+        for _ in range(CLUSTER_ITERATIONS):
+            members = F.one_hot(torch.cdist(features, centres).argmin(dim=2), k).to(features.dtype)
+            counts = members.sum(dim=1)
+            sums = members.transpose(1, 2) @ features
+            centres = torch.where(counts[..., None] > 0, sums / counts.clamp(min=1.0)[..., None],
+                                  centres)
+        nearest = torch.cdist(centres, features).argmin(dim=2)  # B x k
+        weight = counts / counts.amax(dim=1, keepdim=True)
+        cue = features.new_zeros(batch, cells).scatter_reduce(1, nearest, weight, reduce="amax")
+    return cue.view(batch, 1, grid, grid)
+
+
 #: Matte statistics per grid cell the grid head reads (mean alpha, mean 4 alpha (1 - alpha)).
 MATTE_STATS = 2
 #: Logit of a cell already asked: never drawn, finite so that sums stay finite.
@@ -277,7 +320,8 @@ class GridScorer(nn.Module):
         self.from_v = nn.Linear(config.hidden_size, width)
         self.alpha = nn.Conv2d(map_channels, 1, 1)
         self.colour_cues = config.colour_cues
-        extra = COLOUR_CUES if config.colour_cues else 0
+        self.cluster_cue = config.cluster_cue
+        extra = (COLOUR_CUES if config.colour_cues else 0) + (1 if config.cluster_cue else 0)
         self.from_maps = nn.Conv2d(map_channels + 1 + MATTE_STATS + RECORD + CUES + extra, width, 1)
         self.mix = nn.Conv2d(width, width, 3, padding=1)
         self.out = nn.Conv2d(width, 1, 1)
@@ -296,6 +340,8 @@ class GridScorer(nn.Module):
         parts = [maps, guess, matte, record_maps, cues]
         if self.colour_cues:
             parts.append(colour_cues(colours, record))
+        if self.cluster_cue:
+            parts.append(cluster_cue(colours))
         x = torch.cat(parts, dim=1)
         hidden = F.relu(self.from_maps(x) + self.from_v(v)[:, :, None, None])
         hidden = F.relu(self.mix(hidden))
