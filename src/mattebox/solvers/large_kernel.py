@@ -28,46 +28,21 @@ from numba import njit, prange
 
 from ..registry import register_method
 from ._common import SOLVER_TOL, UNKNOWN, fill_unknowns, solve_for_unknowns, trivial_alpha
-from .linear import conjugate_gradients
+from .linear import conjugate_gradients, warn_if_not_converged
 
 #: Window radius (21 x 21 windows): our choice within the paper's range of large kernels.
 DEFAULT_RADIUS = 10
 
 
-@njit(cache=True, parallel=True)
-def _box_sum(values, radius):
-    height, width, channels = values.shape
-    # Along x: per row, a running prefix sum, then differences at the clipped window ends.
-    across = np.empty((height, width, channels))
-    for y in prange(height):
-        prefix = np.zeros((width + 1, channels))
-        for x in range(width):
-            for c in range(channels):
-                prefix[x + 1, c] = prefix[x, c] + values[y, x, c]
-        for x in range(width):
-            lo, hi = max(0, x - radius), min(width, x + radius + 1)
-            for c in range(channels):
-                across[y, x, c] = prefix[hi, c] - prefix[lo, c]
-    # Along y: prefix sums over rows (each step a vector add), then differences.
-    prefix = np.empty((height + 1, width, channels))
-    prefix[0] = 0.0
-    for y in range(height):
-        for x in range(width):
-            for c in range(channels):
-                prefix[y + 1, x, c] = prefix[y, x, c] + across[y, x, c]
-    out = np.empty((height, width, channels))
-    for y in prange(height):
-        lo, hi = max(0, y - radius), min(height, y + radius + 1)
-        for x in range(width):
-            for c in range(channels):
-                out[y, x, c] = prefix[hi, x, c] - prefix[lo, x, c]
-    return out
-
-
 def box_sum(values: np.ndarray, radius: int) -> np.ndarray:
     """Sum of ``values`` (H x W x C) over the (2r + 1)^2 window around each pixel, the window
-    clipped to the image; same shape. Prefix sums along each axis: O(N) for any r."""
-    return _box_sum(np.ascontiguousarray(values, dtype=np.float64), int(radius))
+    clipped to the image (zeros outside); same shape. OpenCV's box filter: O(N) for any r."""
+    import cv2
+
+    size = 2 * int(radius) + 1
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    return cv2.boxFilter(values, -1, (size, size), normalize=False,
+                         borderType=cv2.BORDER_CONSTANT).reshape(values.shape)
 
 
 @njit(cache=True, parallel=True)
@@ -80,15 +55,6 @@ def _with_colour_products(p, image):
             out[y, x, 0] = p[y, x]
             for c in range(3):
                 out[y, x, c + 1] = p[y, x] * image[y, x, c]
-    return out
-
-
-@njit(cache=True)
-def _padded(per_window, radius):
-    """The per-window values placed at their centres in an image-sized array of zeros."""
-    rows, columns, channels = per_window.shape
-    out = np.zeros((rows + 2 * radius, columns + 2 * radius, channels))
-    out[radius : radius + rows, radius : radius + columns] = per_window
     return out
 
 
@@ -172,7 +138,8 @@ class LargeKernelLaplacian:
 
     def _scatter(self, per_window: np.ndarray) -> np.ndarray:
         """For each pixel, the sum of ``per_window`` over the windows that contain it."""
-        return _box_sum(_padded(np.ascontiguousarray(per_window), self.radius), self.radius)
+        r = self.radius
+        return box_sum(np.pad(per_window, ((r, r), (r, r), (0, 0))), r)
 
     def __matmul__(self, p: np.ndarray) -> np.ndarray:
         height, width = self.image.shape[:2]
@@ -272,11 +239,7 @@ def estimate_alpha_lkm(
     rhs = -scale * (laplacian @ known_values)[unknown]
     solution, iterations = conjugate_gradients(_UnknownRows(laplacian, unknown, scale), rhs,
                                                np.copy, tol=tol, max_iter=int(max_iter))
-    if iterations < 0:
-        import warnings
-
-        warnings.warn(f"lkm: conjugate gradients did not reach tolerance {tol:g} in {max_iter} "
-                      "iterations; the result is approximate", RuntimeWarning, stacklevel=2)
+    warn_if_not_converged(iterations, tol, max_iter)
     crop_alpha = fill_unknowns(crop_trimap, unknown, scale * solution)
     alpha = trimap.astype(np.float64, copy=True)
     alpha[rows, columns] = crop_alpha

@@ -269,11 +269,7 @@ def solve_spd(matrix, rhs: np.ndarray, *, tol: float = 1e-7, max_iter: int = 100
         by_rows, by_columns, _ = incomplete_cholesky(scaled, drop_tol=drop_tol)
         iterations = _pcg(scaled.indptr, scaled.indices, scaled.data, b, x, *by_rows,
                           *by_columns, tol, max_iter)
-    if iterations < 0:
-        import warnings
-
-        warnings.warn(f"conjugate gradients did not reach tolerance {tol:g} in {max_iter} "
-                      "iterations; the result is approximate", RuntimeWarning, stacklevel=2)
+    warn_if_not_converged(iterations, tol, max_iter)
     return x * scale
 
 
@@ -524,6 +520,16 @@ class ColourMultigrid:
         return self._cycle(0, r)
 
 
+def warn_if_not_converged(iterations: int, tol: float, max_iter: int, stacklevel: int = 3) -> None:
+    """A RuntimeWarning, pointing at the solver's caller, when CG stopped unconverged
+    (``iterations`` < 0, as :func:`conjugate_gradients` reports it)."""
+    if iterations < 0:
+        import warnings
+
+        warnings.warn(f"conjugate gradients did not reach tolerance {tol:g} in {max_iter} "
+                      "iterations; the result is approximate", RuntimeWarning, stacklevel=stacklevel)
+
+
 def conjugate_gradients(matrix, rhs: np.ndarray, preconditioner, *, tol: float,
                         max_iter: int, x0: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Preconditioned CG; ``matrix`` is anything with ``matrix @ x`` (CSR, :class:`RowBlocks`);
@@ -570,9 +576,5 @@ def solve_colour_multigrid(matrix, rhs: np.ndarray, pixels: np.ndarray, image: n
     start = None if x0 is None else np.asarray(x0, dtype=np.float64) / scale
     y, iterations = conjugate_gradients(preconditioner.operators[0], rhs * scale, preconditioner, tol=tol,
                                         max_iter=max_iter, x0=start)
-    if iterations < 0:
-        import warnings
-
-        warnings.warn(f"conjugate gradients did not reach tolerance {tol:g} in {max_iter} "
-                      "iterations; the result is approximate", RuntimeWarning, stacklevel=2)
+    warn_if_not_converged(iterations, tol, max_iter)
     return y * scale
