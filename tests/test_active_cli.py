@@ -66,6 +66,39 @@ def test_a_person_at_the_terminal_answers_undoes_and_quits(files, monkeypatch, c
     assert [s.answer for s in restored.history] == ["bg", "fg", "skip"]
 
 
+def test_a_person_paints_strokes_at_the_terminal(files, monkeypatch, capsys):
+    session_file = files / "session.npz"
+    replies = ["p", "fg 40,30 60,30 r=2",  # a stroke in the photo's pixels (x,y)
+               "p", "fg 40,30 90,30",  # outside the 80 x 60 photo: refused, the session goes on
+               "p", "sideways 1,2",  # no label: refused
+               "b", "p", "", "u", "u", "p", "bg 5,5", "q"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(replies) + "\n"))
+    code = main(["active", str(files / "photo.png"), "--policy", "random", "--work-size", "64",
+                 "--preview", str(files / "preview.png"), "--save-session", str(session_file)])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "outside the 60x80 image" in err and "starts with its label" in err
+    assert err.count("painted a") == 2
+    from mattebox.active.session import ActiveSession
+
+    restored = ActiveSession.restore(session_file, policy="random")
+    # the bg answer and the first stroke were undone; the last stroke is a dot of the default
+    # radius, 3 photo pixels (a round brush in a work image squeezed 64/60 x 64/80: ~3 back)
+    assert [(s.answer, s.stroke is not None) for s in restored.history] == [("bg", True)]
+    assert restored.strokes(original=True)[0].radius == pytest.approx(3.0, rel=0.05)
+
+
+def test_parse_stroke_reads_labels_points_and_radius():
+    from mattebox.active.command import parse_stroke
+    from mattebox.errors import InputError
+
+    assert parse_stroke("f 1,2 3.5,4") == ("fg", [(2.0, 1.0), (4.0, 3.5)], 3.0)
+    assert parse_stroke("bg 7,8 r=1.5") == ("bg", [(8.0, 7.0)], 1.5)
+    for bad, reason in [("fg", "at least one"), ("fg 1;2", "x,y"), ("fg 1,2 r=x", "x,y"), ("", "label")]:
+        with pytest.raises(InputError, match=reason):
+            parse_stroke(bad)
+
+
 def test_bad_requests_exit_2_with_a_reason(files, capsys):
     photo, alpha = str(files / "photo.png"), str(files / "alpha.png")
     assert main(["active", photo, "--policy", "ideal", "--steps", "2"]) == 2

@@ -16,7 +16,7 @@ from mattebox.active.baselines import (
 from mattebox.active.environment import ActiveEnvironment, resize_alpha, resize_image
 from mattebox.active.session import ActiveSession
 from mattebox.errors import InputError
-from mattebox.trimap import LabelledRegion, trimap_from_regions
+from mattebox.trimap import LabelledRegion, LabelledStroke, trimap_from_regions
 
 
 def colour_solver(image, trimap):
@@ -31,15 +31,16 @@ def scene():
     return image, alpha
 
 
-def learned(seed=0):
+def learned(seed=0, head="gaussian"):
     torch = pytest.importorskip("torch")
     from mattebox.active.policy import LearnedStrategy, PolicyConfig, build_policy
 
     torch.manual_seed(seed)
     config = PolicyConfig(image_size=32, feature_blocks=((4, 1), (8, 1)), feature_pool=2, feature_dim=16,
-                          patch_size=8, patch_blocks=((4, 1),))
+                          patch_size=8, patch_blocks=((4, 1),), location_head=head, colour_cues=head == "grid")
     policy = build_policy(config)
-    torch.nn.init.normal_(policy.locate.weight, std=0.5)  # an untrained policy that moves about
+    last = policy.locate.out if head == "grid" else policy.locate
+    torch.nn.init.normal_(last.weight, std=0.5)  # an untrained policy that moves about
     return LearnedStrategy(policy.eval())
 
 
@@ -114,6 +115,61 @@ def test_save_and_restore_continue_where_it_stopped(scene, tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a session")
     with pytest.raises(InputError, match="not a readable"):
         ActiveSession.restore(tmp_path / "junk.npz")
+
+
+def test_a_stroke_labels_its_pixels_and_undo_and_restore_keep_it(scene, tmp_path):
+    image, alpha = scene
+    session = ActiveSession(image, solver=colour_solver, policy=learned(head="grid"), alpha=alpha,
+                            work_size=64)
+    session.answer(None, session.oracle())
+    before = session.suggest()
+    trimap_before = session.trimap().copy()
+    step = session.stroke([(40, 5), (40, 30)], "fg", radius=1)
+    assert step.stroke is not None and step.region is None and step.answer == "fg"
+    stroke_pixels = LabelledStroke([(40, 5), (40, 30)], "fg", 1).mask((64, 64))
+    assert (session.trimap()[stroke_pixels] == 1.0).all()
+    assert np.array_equal(session.trimap()[~stroke_pixels], trimap_before[~stroke_pixels])
+    assert (session.matte()[stroke_pixels] == 1.0).all()
+    assert session.regions() == [s.region for s in session.history[:1] if s.region is not None]
+    assert session.strokes() == [step.stroke]
+    assert session.labelled()[-1] == step.stroke
+    # the learned policy's grid head reads the matte after the stroke
+    from mattebox.active.policy import matte_statistics
+    torch = pytest.importorskip("torch")
+    seen = matte_statistics(torch.as_tensor(session.matte(), dtype=torch.float32)[None, None], 20)
+    assert torch.allclose(session.strategy.state.matte, seen)
+    session.answer(None, session.oracle())  # suggestions go on after a stroke
+    # the full-resolution matte carries the stroke, scaled to the photo (48 x 64)
+    full_trimap = trimap_from_regions((48, 64), session.labelled(original=True))
+    assert (full_trimap[30, 6:30] == 1.0).mean() > 0.8  # work row 40 is photo row 29.875
+    assert session.full_matte().shape == (48, 64)
+    path = session.save(tmp_path / "s.npz")
+    restored = ActiveSession.restore(path, solver=colour_solver, policy=learned(head="grid"))
+    assert [s.stroke for s in restored.history] == [s.stroke for s in session.history]
+    assert np.array_equal(restored.trimap(), session.trimap())
+    assert restored.suggest() == session.suggest()
+    session.undo()  # the answer after the stroke
+    assert session.undo().stroke == step.stroke
+    assert np.array_equal(session.trimap(), trimap_before)
+    assert session.suggest() == before
+
+
+def test_strokes_in_photo_pixels_and_bad_strokes(scene):
+    image, _ = scene  # 48 x 64, work image 64 x 64
+    session = ActiveSession(image, solver=colour_solver, policy="random", work_size=64)
+    step = session.stroke([(47, 0), (47, 63)], "bg", radius=0, original=True)
+    assert np.allclose(step.stroke.points, [(62.8333, 0.0), (62.8333, 63.0)], atol=1e-4)
+    assert (session.trimap()[63] == 0.0).all() and (session.trimap()[:63] == 0.5).all()
+    smaller = ActiveSession(image, solver=colour_solver, policy="random", work_size=32)
+    step = smaller.stroke([(47, 0), (47, 63)], "bg", radius=0, original=True)
+    assert step.stroke.points == ((31.0, 0.0), (31.0, 31.0))  # clamped to the last work row
+    with pytest.raises(InputError, match="outside the 48x64 image"):
+        session.stroke([(48, 3)], "fg", original=True)
+    with pytest.raises(InputError, match="outside the 64x64 work image"):
+        session.stroke([(70, 3)], "fg")
+    with pytest.raises(InputError, match="'fg' or 'bg'"):
+        session.stroke([(3, 3)], "skip")
+    assert len(session.history) == 1
 
 
 def test_ideal_strategy_picks_the_largest_rmse_drop(scene):

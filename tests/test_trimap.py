@@ -80,3 +80,39 @@ def test_trimap_from_box_finds_a_clear_object():
     assert (trimap == 0.5).any()
     with pytest.raises(InputError, match="inside"):
         tm.trimap_from_box(image, (70, 10, 40, 40))
+
+
+def test_a_stroke_paints_the_pixels_within_its_radius_of_the_line():
+    stroke = tm.LabelledStroke([(10, 5), (10, 25), (30, 25)], "fg", radius=2)
+    mask = stroke.mask((40, 40))
+    yy, xx = np.mgrid[0:40, 0:40]
+    # distance of every pixel centre to the two segments (horizontal, then vertical)
+    to_first = np.hypot(yy - 10, xx - np.clip(xx, 5, 25))
+    to_second = np.hypot(yy - np.clip(yy, 10, 30), xx - 25)
+    distance = np.minimum(to_first, to_second)
+    assert np.array_equal(mask, distance <= 2)
+    dot = tm.LabelledStroke([(3, 4)], "bg", radius=0).mask((8, 8))
+    assert dot.sum() == 1 and dot[3, 4]
+    # a later stroke wins over an earlier region where they overlap
+    trimap = tm.trimap_from_regions((40, 40), [tm.LabelledRegion(0, 0, "bg", 20, 20), stroke])
+    assert trimap[10, 10] == tm.FOREGROUND and trimap[2, 2] == tm.BACKGROUND
+    assert trimap[35, 35] == tm.UNKNOWN
+    # scaling maps pixel centres: a stroke on a copy twice the size covers about 4x the pixels
+    double = stroke.scaled(2.0, 2.0)
+    assert double.radius == 4.0 and double.points[0] == (20.5, 10.5)
+    assert abs(double.mask((80, 80)).sum() / mask.sum() - 4.0) < 0.5
+
+
+def test_bad_strokes_are_input_errors():
+    with pytest.raises(InputError, match="'fg' or 'bg'"):
+        tm.LabelledStroke([(1, 1)], "maybe")
+    with pytest.raises(InputError, match="one or more"):
+        tm.LabelledStroke([], "fg")
+    with pytest.raises(InputError, match="finite"):
+        tm.LabelledStroke([(1, float("nan"))], "fg")
+    with pytest.raises(InputError, match="number pairs"):
+        tm.LabelledStroke([("a", "b")], "fg")
+    with pytest.raises(InputError, match="radius"):
+        tm.LabelledStroke([(1, 1)], "fg", radius=-1)
+    with pytest.raises(InputError, match="outside the 10x20"):
+        tm.LabelledStroke([(1, 1), (12, 3)], "fg").check_inside((10, 20))

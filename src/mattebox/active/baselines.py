@@ -50,7 +50,8 @@ class RandomStrategy:
         pass
 
     def suggest(self, env: ActiveEnvironment) -> tuple[int, int]:
-        rng = np.random.default_rng([self.seed, len(env.history)])
+        asked = sum(1 for step in env.history if step.stroke is None)
+        rng = np.random.default_rng([self.seed, asked])
         height, width = env.shape
         size = env.region_size
         return int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
@@ -232,7 +233,9 @@ class IdealStrategy:
         shadow = self._shadow
         shadow.trimap = np.full(shadow.shape, 0.5)
         for step in env.history:
-            if step.answer != "skip":
+            if step.stroke is not None:
+                step.stroke.scaled(scale, scale).paint(shadow.trimap)
+            elif step.answer != "skip":
                 top, left = int(round(step.top * scale)), int(round(step.left * scale))
                 shadow.trimap[top:top + shadow.region_size, left:left + shadow.region_size] = (
                     FOREGROUND if step.answer == "fg" else BACKGROUND)

@@ -2,7 +2,9 @@
 
 A person: ``mattebox active photo.jpg`` writes a preview PNG (the photo with the suggested
 region boxed, beside the current matte) and asks f(oreground) / b(ackground) / s(kip) /
-u(ndo) / q(uit) for each region; the final matte is written at the photo's resolution.
+u(ndo) / q(uit) for each region, or p(aint) to draw a stroke where a region is too coarse
+(the label, then x,y points in the photo's pixels, and optionally the brush radius: ``fg
+120,40 131,62 140,90 r=4``); the final matte is written at the photo's resolution.
 
 Automated: ``mattebox active photo.jpg --oracle alpha.png --steps 20 --json`` answers from the
 ground truth and prints one JSON line per step: ``step``, ``region`` ([top, left, height,
@@ -82,6 +84,10 @@ def write_preview(path: Path, session, region: tuple[int, int, int] | None) -> P
         p0 = (int(past.left * scale), int(past.top * scale))
         p1 = (int((past.left + past.width) * scale), int((past.top + past.height) * scale))
         cv2.rectangle(shown, p0, p1, colour, 1)
+    for stroke in session.strokes(original=True):
+        colour = (0.1, 0.9, 0.1) if stroke.label == "fg" else (0.1, 0.4, 1.0)
+        points = np.array([[round(x * scale), round(y * scale)] for y, x in stroke.points], np.int32)
+        cv2.polylines(shown, [points], False, colour, max(1, round(2 * stroke.radius * scale)))
     if region is not None:
         x0, y0, x1, y1 = _box(session, region[0], region[1])
         cv2.rectangle(shown, (int(x0 * scale), int(y0 * scale)), (int(x1 * scale), int(y1 * scale)), (1.0, 0.0, 0.0), 2)
@@ -112,11 +118,58 @@ def _session(args):
 
 
 def _ask(prompt: str) -> str:
+    """The person's reply, stripped and lower-case; "q" at the end of input."""
     print(prompt, end="", flush=True, file=sys.stderr)
     line = sys.stdin.readline()
     if not line:  # end of input: quit
         return "q"
-    return line.strip().lower()[:1]
+    return line.strip().lower()
+
+
+#: Brush radius of a painted stroke when the person gives none, in the photo's pixels.
+DEFAULT_STROKE_RADIUS = 3.0
+
+
+def parse_stroke(text: str) -> tuple[str, list[tuple[float, float]], float]:
+    """``"fg 120,40 131,62 r=4"`` -> ("fg", [(y, x), ...], radius): a label (fg / bg, or f /
+    b), one or more x,y points in the photo's pixels, and optionally r=RADIUS (default 3)."""
+    words = text.replace(";", " ").split()
+    labels = {"f": "fg", "fg": "fg", "b": "bg", "bg": "bg"}
+    if not words or words[0] not in labels:
+        raise InputError("a stroke starts with its label, fg or bg, e.g. 'fg 120,40 131,62 r=4'")
+    points, radius = [], DEFAULT_STROKE_RADIUS
+    for word in words[1:]:
+        try:
+            if word.startswith("r="):
+                radius = float(word[2:])
+                continue
+            x, y = (float(v) for v in word.split(","))
+        except ValueError:
+            raise InputError(f"cannot read {word!r}: give points as x,y and the radius as r=NUMBER, "
+                             "e.g. 'fg 120,40 131,62 r=4'") from None
+        points.append((y, x))
+    if not points:
+        raise InputError("a stroke needs at least one x,y point, e.g. 'fg 120,40 131,62'")
+    return labels[words[0]], points, radius
+
+
+def _paint(session, args) -> None:
+    """Ask for one stroke and paint it; a stroke the session refuses is reported, not fatal."""
+    reply = _ask("stroke in the photo's pixels: fg|bg x,y [x,y ...] [r=RADIUS] "
+                 "(e.g. 'fg 120,40 131,62 r=4'; empty to cancel)? ")
+    if not reply or reply == "q":
+        return
+    try:
+        label, points, radius = parse_stroke(reply)
+        step = session.stroke(points, label, radius, original=True)
+    except InputError as exc:
+        print(f"stroke not painted: {exc}", file=sys.stderr)
+        return
+    height, width = step.trimap.shape
+    print(f"painted a {label} stroke over {int(step.stroke.mask((height, width)).sum())} pixels of the "
+          f"{height} x {width} work image; the next preview shows the new matte", file=sys.stderr)
+    if args.save_session:
+        session.save(args.save_session)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     automatic = args.oracle is not None
     steps = args.steps if args.steps is not None else (20 if automatic else 10**9)
     preview = Path(args.preview) if args.preview else Path(Path(args.image).stem + ".active-preview.png")
-    done = len(session.history)
+    done = sum(1 for step in session.history if step.stroke is None)
     while done < steps:
         began = time.perf_counter()
         top, left, size = session.suggest()
@@ -139,15 +192,19 @@ def run(args: argparse.Namespace) -> int:
             write_preview(preview, session, (top, left, size))
             x0, y0, x1, y1 = _box(session, top, left)
             key = _ask(f"region {done + 1} at x {x0}-{x1}, y {y0}-{y1} (see {preview}): "
-                       "[f]oreground, [b]ackground, [s]kip, [u]ndo, [q]uit? ")
+                       "[f]oreground, [b]ackground, [s]kip, [p]aint a stroke, [u]ndo, [q]uit? ")[:1]
             if key == "q":
                 break
             if key == "u":
-                if session.undo() is not None:
+                undone = session.undo()
+                if undone is not None and undone.stroke is None:
                     done -= 1
                 continue
+            if key == "p":
+                _paint(session, args)
+                continue
             if key not in KEYS:
-                print("please answer f, b, s, u or q", file=sys.stderr)
+                print("please answer f, b, s, p, u or q", file=sys.stderr)
                 continue
             label = KEYS[key]
             began = time.perf_counter()

@@ -35,7 +35,7 @@ import numpy as np
 from .. import checks
 from ..errors import InputError
 from ..metrics import rmse
-from ..trimap import BACKGROUND, FOREGROUND, UNKNOWN, LabelledRegion
+from ..trimap import BACKGROUND, FOREGROUND, UNKNOWN, LabelledRegion, LabelledStroke
 
 #: Side of the square images the paper works on (Section 3.1: "resized to 400 x 400").
 WORK_SIZE = 400
@@ -164,9 +164,20 @@ def location_for(top: int, left: int, shape: Sequence[int], size: int) -> tuple[
     return out[0], out[1]
 
 
+def stroke_box(mask: np.ndarray) -> tuple[int, int, int]:
+    """(top, left, larger side) of the bounding box of a stroke's painted pixels (``mask``)."""
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        raise InputError("the stroke paints no pixel of the image; draw it inside the image")
+    top, left = int(rows.min()), int(cols.min())
+    return top, left, int(max(rows.max() - top, cols.max() - left)) + 1
+
+
 @dataclass
 class Step:
-    """One suggestion and what came of it (``matte`` and ``rmse`` are after the answer)."""
+    """One suggestion and what came of it (``matte`` and ``rmse`` are after the answer), or a
+    stroke the person painted (``stroke`` set, ``answer`` its label; ``top``, ``left`` the
+    corner of its bounding box and ``size`` the box's larger side)."""
 
     top: int
     left: int
@@ -175,13 +186,19 @@ class Step:
     matte: np.ndarray
     trimap: np.ndarray
     rmse: float | None = None
+    stroke: LabelledStroke | None = None
 
     @property
     def region(self) -> LabelledRegion | None:
-        """The labelled region, or None when the region was skipped."""
-        if self.answer == "skip":
+        """The labelled region, or None when the region was skipped or this is a stroke."""
+        if self.answer == "skip" or self.stroke is not None:
             return None
         return LabelledRegion(self.top, self.left, self.answer, self.size, self.size)
+
+    @property
+    def labelled(self) -> LabelledRegion | LabelledStroke | None:
+        """What this step labelled: its region, its stroke, or None (skipped)."""
+        return self.stroke if self.stroke is not None else self.region
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -269,13 +286,25 @@ class ActiveEnvironment:
         matte = solve_matte(self.image, trimap, self._solve)
         return Step(top, left, self.region_size, answer, matte, trimap, self.error(matte))
 
+    def try_stroke(self, stroke: LabelledStroke) -> Step:
+        """What the matte would be after the person paints ``stroke``; no commit."""
+        stroke.check_inside(self.shape, "work image")
+        mask = stroke.mask(self.shape)
+        top, left, size = stroke_box(mask)
+        trimap = self.trimap.copy()
+        trimap[mask] = FOREGROUND if stroke.label == "fg" else BACKGROUND
+        if np.array_equal(trimap, self.trimap):
+            return Step(top, left, size, stroke.label, self.matte, self.trimap, self.rmse, stroke)
+        matte = solve_matte(self.image, trimap, self._solve)
+        return Step(top, left, size, stroke.label, matte, trimap, self.error(matte), stroke)
+
     def propose(self, location: Sequence[float]) -> Step:
         """The oracle's answer for the region at ``location`` and the resulting matte; no commit."""
         top, left = self.corner(location)
         return self.try_answer(top, left, self.oracle(top, left))
 
     def commit(self, step: Step) -> None:
-        """Accept ``step``: its trimap and matte become the current ones."""
+        """Accept ``step`` (an answer or a stroke): its trimap and matte become the current ones."""
         self.trimap, self.matte, self.rmse = step.trimap, step.matte, step.rmse
         self.history.append(step)
 

@@ -647,6 +647,15 @@ class LearnedStrategy:
         """Top-left corner of the next region for environment ``env``."""
         return env.corner(self.next_location())
 
+    def notice(self, env) -> None:
+        """The matte changed without a question (the person painted a stroke): the grid head
+        reads the new matte's statistics; the LSTM state, which only questions advance, stays."""
+        if self.state is None or self.policy.grid is None:
+            return
+        with torch.inference_mode():
+            matte = torch.as_tensor(np.asarray(env.matte, dtype=np.float32))[None, None]
+            self.state = replace(self.state, matte=matte_statistics(matte, self.policy.grid))
+
     def observe(self, env, step) -> None:
         """Feed back the region just answered (or skipped) and the matte after it."""
         location = location_for(step.top, step.left, env.shape, env.region_size)

@@ -3,11 +3,15 @@
 >>> session = ActiveSession(image, solver="sm")                     # doctest: +SKIP
 >>> top, left, size = session.suggest()                             # doctest: +SKIP
 >>> session.answer((top, left), "fg")                               # doctest: +SKIP
+>>> session.stroke([(120, 40), (150, 52)], "fg", radius=2)          # doctest: +SKIP
 >>> alpha = session.matte()                                         # doctest: +SKIP
 
 The session works on the image resized to 400 x 400 (the paper's size, Section 3.1); region
-corners are in those coordinates. :meth:`ActiveSession.full_matte` solves once more at the
-original resolution with the answered regions scaled up. Undo replays the remaining answers
+corners are in those coordinates. Where a region is too coarse for a thin structure, the
+person may paint a stroke instead (:meth:`ActiveSession.stroke`; beyond the paper, its future
+work): it labels the pixels it covers, the matte is solved again, and the next suggestion
+starts from that matte. :meth:`ActiveSession.full_matte` solves once more at the original
+resolution with the answered regions and strokes scaled up. Undo replays the remaining answers
 (the policy's LSTM state depends on the whole history); a saved session (``.npz``) holds the
 work image, every answer and the matte after each one, so restoring costs no solver call.
 """
@@ -22,7 +26,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import InputError
-from ..trimap import LabelledRegion, trimap_from_regions
+from ..trimap import LabelledRegion, LabelledStroke, trimap_from_regions
 from .environment import (
     REGION_SIZE,
     WORK_SIZE,
@@ -33,9 +37,12 @@ from .environment import (
     region_size_for,
     resize_image,
     solve_matte,
+    stroke_box,
 )
 
-SESSION_FORMAT = "mattebox-active-session-1"
+SESSION_FORMAT = "mattebox-active-session-2"
+#: Session files this version reads: format 1 had regions only, format 2 adds strokes.
+READABLE_FORMATS = ("mattebox-active-session-1", SESSION_FORMAT)
 POLICIES = ("learned", "ideal", "region-cnn", "cluster", "random")
 
 
@@ -153,6 +160,39 @@ class ActiveSession:
         self._pending = None
         return step
 
+    def stroke(self, points, label: Literal["fg", "bg"], radius: float = 3.0,
+               original: bool = False) -> Step:
+        """Paint a stroke: the polyline through ``points`` ((y, x) pixels, in order; one point
+        is a dot) with a round brush of ``radius`` pixels, labelled ``label``. Points and radius
+        are in work-image pixels, or in the original image's with ``original=True``.
+
+        The matte is solved again; the strategy is not told of a question (a stroke answers
+        none) but sees the new matte (:meth:`LearnedStrategy.notice`), and the pending
+        suggestion is dropped. Undo removes strokes like answers.
+        """
+        stroke = LabelledStroke(points, label, radius)
+        if original:
+            stroke.check_inside(self.original_shape, "image")
+            height, width = self.env.shape
+            scaled = stroke.scaled(height / self.original_shape[0], width / self.original_shape[1])
+            # a point on the last pixel row may land a fraction past the work image's last one
+            stroke = LabelledStroke(tuple((min(max(y, 0.0), height - 1.0), min(max(x, 0.0), width - 1.0))
+                                          for y, x in scaled.points), label, scaled.radius)
+        step = self.env.try_stroke(stroke)
+        self.env.commit(step)
+        _notice(self.strategy, self.env)
+        self._pending = None
+        return step
+
+    def strokes(self, original: bool = False) -> list[LabelledStroke]:
+        """The painted strokes, in work pixels or scaled to the original image."""
+        out = [s.stroke for s in self.history if s.stroke is not None]
+        if not original:
+            return out
+        sy = self.original_shape[0] / self.env.shape[0]
+        sx = self.original_shape[1] / self.env.shape[1]
+        return [stroke.scaled(sy, sx) for stroke in out]
+
     def oracle(self) -> str:
         """The ground truth's answer for the pending suggestion (needs ``alpha``)."""
         top, left, _ = self.suggest()
@@ -181,13 +221,21 @@ class ActiveSession:
                                max(1, int(round(r.height * sy))), max(1, int(round(r.width * sx))))
                 for r in out]
 
+    def labelled(self, original: bool = False) -> list[LabelledRegion | LabelledStroke]:
+        """The answered regions and painted strokes in the order given (later ones win where
+        they overlap), in work pixels or scaled to the original image."""
+        regions, strokes = iter(self.regions(original)), iter(self.strokes(original))
+        return [next(strokes) if s.stroke is not None else next(regions)
+                for s in self.history if s.labelled is not None]
+
     def full_matte(self, solver: Any = None) -> np.ndarray:
-        """A matte at the original resolution: the answered regions scaled up and solved again."""
-        trimap = trimap_from_regions(self.original_shape, self.regions(original=True))
+        """A matte at the original resolution: the answered regions and strokes scaled up and
+        solved again."""
+        trimap = trimap_from_regions(self.original_shape, self.labelled(original=True))
         return solve_matte(self._image, trimap, get_solver(solver if solver is not None else self._solver))
 
     def undo(self) -> Step | None:
-        """Forget the latest answer; returns it (None when there is nothing to undo)."""
+        """Forget the latest answer or stroke; returns it (None when there is nothing to undo)."""
         if not self.history:
             return None
         steps = list(self.history)
@@ -200,7 +248,10 @@ class ActiveSession:
         self.strategy.reset(self.env.image)
         for step in steps:
             self.env.commit(step)
-            self.strategy.observe(self.env, step)
+            if step.stroke is None:
+                self.strategy.observe(self.env, step)
+            else:
+                _notice(self.strategy, self.env)
         self._pending = None
 
     # ------------------------------------------------------------------ persistence
@@ -213,7 +264,7 @@ class ActiveSession:
             "format": SESSION_FORMAT, "solver": self.solver_name, "policy": self.policy_name,
             "work_size": self.work_size, "region_size": self.region_size,
             "original_shape": list(self.original_shape),
-            "steps": [{"top": s.top, "left": s.left, "answer": s.answer} for s in self.history],
+            "steps": [_step_record(s) for s in self.history],
         }
         mattes = np.stack([s.matte for s in self.history]) if self.history else np.zeros((0,) + self.env.shape)
         arrays = {
@@ -241,7 +292,7 @@ class ActiveSession:
             alpha = data["alpha"].astype(np.float64) if "alpha" in data else None
         except (OSError, KeyError, ValueError) as exc:
             raise InputError(f"{path} is not a readable active-matting session ({exc})") from None
-        if meta.get("format") != SESSION_FORMAT:
+        if meta.get("format") not in READABLE_FORMATS:
             raise InputError(f"{path} is not an active-matting session file (format {meta.get('format')!r})")
         session = cls(image, solver=solver if solver is not None else meta["solver"],
                       policy=policy if policy is not None else meta["policy"],
@@ -251,6 +302,15 @@ class ActiveSession:
         steps = []
         trimap = session.env.trimap
         for record, matte in zip(meta["steps"], mattes):
+            if "stroke" in record:
+                stroke = LabelledStroke(record["stroke"]["points"], record["answer"],
+                                        record["stroke"]["radius"])
+                mask = stroke.mask(trimap.shape)
+                trimap = trimap.copy()
+                trimap[mask] = 1.0 if stroke.label == "fg" else 0.0
+                steps.append(Step(*stroke_box(mask), stroke.label, matte, trimap,
+                                  session.env.error(matte), stroke))
+                continue
             top, left, answer = int(record["top"]), int(record["left"]), record["answer"]
             if answer != "skip":
                 trimap = trimap.copy()
@@ -258,3 +318,18 @@ class ActiveSession:
             steps.append(Step(top, left, session.region_size, answer, matte, trimap, session.env.error(matte)))
         session._replay(steps)
         return session
+
+
+def _notice(strategy, env: ActiveEnvironment) -> None:
+    """Tell ``strategy`` the matte changed without a question (a stroke), if it listens."""
+    notice = getattr(strategy, "notice", None)
+    if notice is not None:
+        notice(env)
+
+
+def _step_record(step: Step) -> dict:
+    """A step as the session file's JSON keeps it."""
+    record = {"top": step.top, "left": step.left, "answer": step.answer}
+    if step.stroke is not None:
+        record["stroke"] = {"points": [list(p) for p in step.stroke.points], "radius": step.stroke.radius}
+    return record
