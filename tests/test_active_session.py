@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -112,6 +114,15 @@ def test_save_and_restore_continue_where_it_stopped(scene, tmp_path):
     assert restored.suggest() == session.suggest()
     with pytest.raises(InputError):
         session.save(tmp_path / "s.json")
+    # a file of the first format (regions only, before strokes) still restores
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["format"] = "mattebox-active-session-1"
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez_compressed(tmp_path / "old.npz", **arrays)
+    old = ActiveSession.restore(tmp_path / "old.npz", solver=colour_solver, policy=learned())
+    assert np.array_equal(old.trimap(), session.trimap())
     (tmp_path / "junk.npz").write_bytes(b"not a session")
     with pytest.raises(InputError, match="not a readable"):
         ActiveSession.restore(tmp_path / "junk.npz")
@@ -277,3 +288,21 @@ def test_a_downscaled_solver_keeps_labels_and_returns_full_size():
     session.answer((0, 0), "bg")
     session.answer((0, 37), "fg")
     assert calls[-1] == (20, 20) and session.matte().shape == (40, 40)
+
+
+def test_the_simulated_stroke_paints_only_pure_unlabelled_pixels(scene):
+    image, alpha = scene
+    env = ActiveEnvironment(resize_image(image, 64), colour_solver, resize_alpha(alpha, 64), 3)
+    before = env.rmse
+    labels = []
+    for _ in range(4):
+        stroke = env.oracle_stroke(radius=2, max_length=20)
+        mask = stroke.mask(env.shape)
+        truth = env.alpha[mask]
+        assert (truth == 1.0).all() if stroke.label == "fg" else (truth == 0.0).all()
+        assert (env.trimap[mask] == 0.5).all()  # nothing painted twice
+        env.commit(env.try_stroke(stroke))
+        labels.append(stroke.label)
+    assert set(labels) == {"fg", "bg"} and env.rmse < before
+    tiny = ActiveEnvironment(np.zeros((4, 4, 3)), colour_solver, np.full((4, 4), 0.5), 1)
+    assert tiny.oracle_stroke() is None  # no pure pixel: nothing to paint

@@ -269,6 +269,58 @@ class ActiveEnvironment:
         rows, cols = self._slices(top, left)
         return oracle_answer(self.alpha, rows, cols, self.tolerance)
 
+    def oracle_stroke(self, radius: float = 2.0, max_length: int = 40) -> LabelledStroke | None:
+        """A simulated person's stroke (for benchmarks; strokes are beyond the paper): a straight
+        stroke of ``radius`` pixels over pixels the ground truth calls pure fg or pure bg,
+        none of them labelled yet. It starts at the unlabelled pixel of largest matte error whose
+        whole brush disk is pure (in the layer nobody has labelled yet, if one), and runs up to ``max_length`` pixels in the one of 8
+        directions whose line pixels add the most error while the disk stays pure. None when
+        no such pixel is left. (Our choice of simulation: a person traces the worst wrong
+        part of a structure they can see.)"""
+        import cv2
+
+        if self.alpha is None:
+            raise InputError("this environment has no ground-truth alpha, so it cannot paint by itself")
+        r = int(np.ceil(radius))
+        yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+        disk = (yy * yy + xx * xx <= radius * radius).astype(np.uint8)
+        unlabelled = (self.trimap == UNKNOWN).astype(np.uint8)
+        cores = {}
+        for label, pure in (("fg", self.alpha >= 1.0 - self.tolerance),
+                            ("bg", self.alpha <= self.tolerance)):
+            # every pixel of the brush disk pure and unlabelled (outside the image counts as not)
+            cores[label] = cv2.erode(pure.astype(np.uint8) & unlabelled, disk,
+                                     borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+        error = np.abs(self.matte - self.alpha)
+        candidates = cores["fg"] | cores["bg"]
+        # while one layer has no label the matte is 0.5 everywhere: paint that layer first
+        for label, value in (("fg", FOREGROUND), ("bg", BACKGROUND)):
+            if not np.any(self.trimap == value) and cores[label].any():
+                candidates = cores[label]
+                break
+        if not candidates.any():
+            return None
+        start = int(np.argmax(np.where(candidates, error, -1.0)))
+        y, x = divmod(start, self.shape[1])
+        label = "fg" if cores["fg"][y, x] else "bg"
+        core = cores[label]
+        best, end = -1.0, (y, x)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if dy == dx == 0:
+                    continue
+                gain, k = 0.0, 0
+                while k < max_length:
+                    ny, nx = y + (k + 1) * dy, x + (k + 1) * dx
+                    if not (0 <= ny < self.shape[0] and 0 <= nx < self.shape[1]) or not core[ny, nx]:
+                        break
+                    k += 1
+                    gain += error[ny, nx]
+                if gain > best:
+                    best, end = gain, (y + k * dy, x + k * dx)
+        points = ((y, x),) if end == (y, x) else ((y, x), end)
+        return LabelledStroke(points, label, radius)
+
     def _slices(self, top: int, left: int) -> tuple[slice, slice]:
         return slice(top, top + self.region_size), slice(left, left + self.region_size)
 
