@@ -12,7 +12,12 @@ Rows (all on the images and ground truths resized to 400 x 400, as the paper doe
 * the learned sequence (its regions and answers) re-used with ``cf``, ``knn`` and ``ifm``
   (the paper's Fig. 3d);
 * every solver with the benchmark's trimap (the small one, "trimap") for reference;
-* seconds per suggestion: policy forward + solver update after the answer, at 400 x 400.
+* seconds per suggestion: policy forward + solver update after the answer, at 400 x 400;
+* strokes (beyond the paper): after the learned policy's 20 regions, ``--extra`` more regions
+  from it against ``--extra`` strokes of a simulated person
+  (:meth:`~mattebox.active.environment.ActiveEnvironment.oracle_stroke`: radius 2, up to 40
+  pixels long, over the worst wrong pure pixels), and against ``--extra`` regions the same
+  simulated person picks where the matte is worst.
 
 A suggestion the simulated user cannot answer (fractional alpha) still counts as a region
 asked: "after k regions" means after k questions.
@@ -37,7 +42,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINTS = (1, 5, 10, 15, 20)
-BLOCKS = ("learned", "random", "cluster", "region-cnn", "ideal", "reuse", "trimap", "timing", "fast")
+BLOCKS = ("learned", "random", "cluster", "region-cnn", "ideal", "reuse", "trimap", "timing", "fast",
+          "strokes")
 
 
 def default_data() -> Path:
@@ -82,6 +88,47 @@ def run_sequence(image, alpha, strategy, solver: str, steps: int, region: int):
         records.append({"top": top, "left": left, "answer": step.answer, "rmse": env.rmse,
                         "suggest_seconds": suggest_seconds, "seconds": time.perf_counter() - began})
     return records
+
+
+def regions_or_strokes(image, alpha, strategy, solver: str, steps: int, region: int, extra: int) -> dict:
+    """RMSE after ``steps`` regions of ``strategy``, then, from that state, after each of
+    ``extra`` more regions from it, ``extra`` regions the simulated person picks (the pure,
+    unlabelled region of largest matte error) and ``extra`` simulated strokes (radius 2,
+    <= 40 px)."""
+    from mattebox.active.environment import ActiveEnvironment
+    from mattebox.active.imitation import teacher_candidates
+
+    env = ActiveEnvironment(image, solver, alpha, region)
+    strategy.reset(image)
+
+    def ask() -> float:
+        top, left = strategy.suggest(env)
+        step = env.try_answer(top, left, env.oracle(top, left))
+        env.commit(step)
+        strategy.observe(env, step)
+        return env.rmse
+
+    for _ in range(steps):
+        ask()
+    saved = env.trimap, env.matte, env.rmse, list(env.history)
+    more = [ask() for _ in range(extra)]
+    env.trimap, env.matte, env.rmse, env.history = saved
+    chosen = []  # regions the simulated person picks like its strokes: the worst wrong, pure ones
+    for _ in range(extra):
+        worst = teacher_candidates(env, 1)
+        if worst:
+            env.commit(env.try_answer(*worst[0]))
+        chosen.append(env.rmse)
+    env.trimap, env.matte, env.rmse, env.history = saved
+    painted, pixels = [], []
+    for _ in range(extra):
+        stroke = env.oracle_stroke(radius=2.0, max_length=40)
+        if stroke is not None:
+            env.commit(env.try_stroke(stroke))
+            pixels.append(int(stroke.mask(env.shape).sum()))
+        painted.append(env.rmse)
+    return {"start": saved[2], "regions": more, "chosen_regions": chosen, "strokes": painted,
+            "stroke_pixels": pixels}
 
 
 def rmse_after_regions(image, alpha, regions, solver: str, region: int) -> float:
@@ -181,6 +228,8 @@ def main(argv=None) -> int:
     parser.add_argument("--fast-size", type=int, default=200,
                         help="block 'fast': the learned policy with the solver run at this size")
     parser.add_argument("--random-seeds", type=int, default=3)
+    parser.add_argument("--extra", type=int, default=5,
+                        help="block 'strokes': regions / strokes added after the first --steps")
     parser.add_argument("--only", default=",".join(BLOCKS), help=f"comma list of {', '.join(BLOCKS)}")
     parser.add_argument("--force", action="store_true", help="recompute cached blocks")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -208,7 +257,7 @@ def main(argv=None) -> int:
     sm = args.solver
 
     learned = None
-    if {"learned", "reuse", "timing", "fast"} & only:
+    if {"learned", "reuse", "timing", "fast", "strokes"} & only:
         warm_up(sm, items[0][1])
         policy = load_policy(args.weights)
         learned = sequence_block(cache, f"learned_{sm}", items, lambda: LearnedStrategy(policy), sm, steps, region)
@@ -320,6 +369,16 @@ def main(argv=None) -> int:
         fast_timing = {"mean": float(np.mean(seconds)), "median": float(np.median(seconds)),
                        "p90": float(np.percentile(seconds, 90)), "max": float(np.max(seconds)),
                        "solved_count": len(solved), "solved_mean": float(np.mean(solved)) if solved else None}
+    strokes = None
+    if "strokes" in only:
+        strokes = cache.get(f"strokes_{sm}")
+        if strokes is None:
+            strokes = {}
+            for image_name, image, alpha, _ in items:
+                strokes[image_name] = regions_or_strokes(image, alpha, LearnedStrategy(policy), sm, steps,
+                                                         region, args.extra)
+                log(f"strokes {image_name}: {strokes[image_name]}")
+            cache.put(f"strokes_{sm}", strokes)
     timing = None
     if "timing" in only:
         seconds = [r["seconds"] for records in learned.values() for r in records[1:]]
@@ -356,7 +415,21 @@ def main(argv=None) -> int:
         if fast_timing["solved_count"]:
             print(f"  over the {fast_timing['solved_count']} steps that ran the solver: "
                   f"mean {fast_timing['solved_mean']:.3f}")
-    summary = {"fast_timing": fast_timing, "table": table, "trimap": trimap_rows, "timing": timing, "checkpoints": list(CHECKPOINTS),
+    if strokes:
+        extra = args.extra
+        mean = {key: np.mean([r[key] for r in strokes.values()], axis=0)
+                for key in ("regions", "chosen_regions", "strokes")}
+        start = float(np.mean([r["start"] for r in strokes.values()]))
+        pixels = [p for r in strokes.values() for p in r["stroke_pixels"]]
+        print(f"\nafter the learned policy's {steps} regions ({sm}), mean RMSE {start:.4f}; then, after "
+              f"each of {extra} more:")
+        print(f"  regions from the policy ({region}x{region} = {region * region} pixels each): "
+              + " ".join(f"{v:.4f}" for v in mean["regions"]))
+        print(f"  regions the simulated person picks where the matte is worst: "
+              + " ".join(f"{v:.4f}" for v in mean["chosen_regions"]))
+        print(f"  simulated strokes there (radius 2, <= 40 px long, {np.mean(pixels):.0f} pixels each on "
+              f"average): " + " ".join(f"{v:.4f}" for v in mean["strokes"]))
+    summary = {"fast_timing": fast_timing, "strokes": strokes, "table": table, "trimap": trimap_rows, "timing": timing, "checkpoints": list(CHECKPOINTS),
                "images": [i[0] for i in items], "stride": args.stride}
     cache.put("summary", summary)
     if args.plot and rows:
