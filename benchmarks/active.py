@@ -11,6 +11,8 @@ Rows (all on the images and ground truths resized to 400 x 400, as the paper doe
   (k = N colour/position clusters), B4 random (mean over ``--random-seeds`` seeds);
 * the learned sequence (its regions and answers) re-used with ``cf``, ``knn`` and ``ifm``
   (the paper's Fig. 3d);
+* the cells the learned policy chooses among (``PolicyConfig.candidates`` = 20) asked without
+  it, biggest cluster first and in random orders: what the policy's own order adds;
 * every solver with the benchmark's trimap (the small one, "trimap") for reference;
 * seconds per suggestion: policy forward + solver update after the answer, at 400 x 400;
 * strokes (beyond the paper): after the learned policy's 20 regions, ``--extra`` more regions
@@ -43,7 +45,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINTS = (1, 5, 10, 15, 20)
 BLOCKS = ("learned", "random", "cluster", "region-cnn", "ideal", "reuse", "trimap", "timing", "fast",
-          "strokes")
+          "strokes", "cells")
 
 
 def default_data() -> Path:
@@ -129,6 +131,43 @@ def regions_or_strokes(image, alpha, strategy, solver: str, steps: int, region: 
         painted.append(env.rmse)
     return {"start": saved[2], "regions": more, "chosen_regions": chosen, "strokes": painted,
             "stroke_pixels": pixels}
+
+
+class CandidateCells:
+    """The cells the learned policy chooses among with ``PolicyConfig.candidates`` = k (those
+    nearest the centroids of k colour / position clusters of ``cluster_cue``), asked without
+    the policy: biggest cluster first, or in the random order of ``seed``."""
+
+    name = "cells"
+
+    def __init__(self, k: int, seed: int | None = None) -> None:
+        self.k, self.seed = k, seed
+
+    def reset(self, image) -> None:
+        import torch
+        from torch.nn import functional as F
+
+        from mattebox.active.policy import SMALL_CONFIG, cluster_cue, image_tensor
+
+        colours = F.adaptive_avg_pool2d(image_tensor(image, SMALL_CONFIG.image_size), SMALL_CONFIG.grid)
+        weight = cluster_cue(colours, self.k).flatten()
+        cells = torch.nonzero(weight > 0).flatten().numpy()
+        if self.seed is None:
+            cells = cells[np.argsort(-weight[cells].numpy(), kind="stable")]
+        else:
+            cells = np.random.default_rng(self.seed).permutation(cells)
+        self.cells, self.done = [int(c) for c in cells], 0
+
+    def suggest(self, env):
+        import torch
+
+        from mattebox.active.policy import SMALL_CONFIG, cell_locations
+
+        cell = self.cells[min(self.done, len(self.cells) - 1)]
+        return env.corner(cell_locations(torch.tensor(cell), SMALL_CONFIG.grid).tolist())
+
+    def observe(self, env, step) -> None:
+        self.done += 1
 
 
 def rmse_after_regions(image, alpha, regions, solver: str, region: int) -> float:
@@ -218,6 +257,8 @@ def main(argv=None) -> int:
                         default=REPO / "docs" / "active_rmse.png", help="PNG to draw ('' for none)")
     parser.add_argument("--weights", help="learned policy weights (default: the shipped small policy)")
     parser.add_argument("--region-cnn", help="Region-CNN weights (default: the shipped file)")
+    parser.add_argument("--candidates", type=int, default=None,
+                        help="override the policy's inference candidates (0: every cell)")
     parser.add_argument("--solver", default="sm", help="solver in the loop (default sm)")
     parser.add_argument("--reuse-solvers", default="cf,knn,ifm")
     parser.add_argument("--stride", type=int, default=40, help="B1 grid stride in pixels at 400 px")
@@ -260,6 +301,10 @@ def main(argv=None) -> int:
     if {"learned", "reuse", "timing", "fast", "strokes"} & only:
         warm_up(sm, items[0][1])
         policy = load_policy(args.weights)
+        if args.candidates is not None:
+            from dataclasses import replace
+
+            policy.config = replace(policy.config, candidates=args.candidates)
         learned = sequence_block(cache, f"learned_{sm}", items, lambda: LearnedStrategy(policy), sm, steps, region)
         rows[f"learned + {sm}"] = curve(learned, steps)
     if "random" in only:
@@ -269,6 +314,17 @@ def main(argv=None) -> int:
                                     lambda seed=seed: baselines.RandomStrategy(seed), sm, steps, region)
             seeds.append(curve(result, steps))
         rows[f"B4 random + {sm}"] = list(np.mean(seeds, axis=0))
+    if "cells" in only:
+        # the learned policy's candidate cells (PolicyConfig.candidates) without the policy:
+        # asked biggest cluster first, or in random orders
+        k = 20
+        result = sequence_block(cache, f"cells{k}_size_{sm}", items, lambda: CandidateCells(k), sm, steps,
+                                region)
+        rows[f"cells of {k} clusters by size + {sm}"] = curve(result, steps)
+        seeds = [curve(sequence_block(cache, f"cells{k}_random{seed}_{sm}", items,
+                                      lambda seed=seed: CandidateCells(k, seed), sm, steps, region), steps)
+                 for seed in range(args.random_seeds)]
+        rows[f"cells of {k} clusters, random order + {sm}"] = list(np.mean(seeds, axis=0))
     if "cluster" in only:
         result = cache.get(f"cluster_{sm}")
         if result is None:

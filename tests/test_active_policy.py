@@ -172,6 +172,46 @@ def test_grid_head_never_asks_the_same_cell_twice():
     assert len(set(corners)) == len(corners)  # every cell once, then the grid is exhausted
 
 
+def test_candidates_are_asked_first_then_every_other_cell():
+    from dataclasses import replace
+
+    from mattebox.active.environment import ActiveEnvironment
+    from mattebox.active.policy import LearnedStrategy, cluster_cue, location_cells
+    from mattebox.errors import InputError
+
+    torch.manual_seed(0)
+    config = replace(GRID, candidates=5)
+    policy = build_policy(config).eval()
+    torch.nn.init.normal_(policy.locate.out.weight, std=0.5)  # a policy with opinions
+    image = np.random.default_rng(1).random((40, 40, 3))
+    env = ActiveEnvironment(image, solver=lambda i, t: np.where(t == 0.5, 0.5, t), region_size=5)
+    strategy = LearnedStrategy(policy)
+    strategy.reset(image)
+    expected = set(torch.nonzero(cluster_cue(strategy.state.colours, 5).flatten() > 0).flatten().tolist())
+    assert 2 <= len(expected) <= 5
+    cells = []
+    for _ in range(len(expected) + 3):
+        top, left = strategy.suggest(env)
+        step = env.try_answer(top, left, "bg")
+        env.commit(step)
+        strategy.observe(env, step)
+        cells.append(int(location_cells(torch.tensor(strategy_location(env, top, left)), GRID.grid)))
+    assert set(cells[:len(expected)]) == expected  # the cluster cells first
+    assert len(set(cells)) == len(cells)  # then other cells, none twice
+    unrestricted = LearnedStrategy(build_policy(GRID).eval())
+    unrestricted.policy.load_state_dict(policy.state_dict())
+    unrestricted.reset(image)
+    assert unrestricted.candidate_cells is None
+    with pytest.raises(InputError, match="candidates"):
+        PolicyConfig.from_dict({"candidates": -1})
+
+
+def strategy_location(env, top, left):
+    from mattebox.active.environment import location_for
+
+    return location_for(top, left, env.shape, env.region_size)
+
+
 def test_colour_cues_point_away_from_the_answered_layer():
     from mattebox.active.policy import colour_cues
 
