@@ -184,15 +184,6 @@ class ActiveSession:
         self._pending = None
         return step
 
-    def strokes(self, original: bool = False) -> list[LabelledStroke]:
-        """The painted strokes, in work pixels or scaled to the original image."""
-        out = [s.stroke for s in self.history if s.stroke is not None]
-        if not original:
-            return out
-        sy = self.original_shape[0] / self.env.shape[0]
-        sx = self.original_shape[1] / self.env.shape[1]
-        return [stroke.scaled(sy, sx) for stroke in out]
-
     def oracle(self) -> str:
         """The ground truth's answer for the pending suggestion (needs ``alpha``)."""
         top, left, _ = self.suggest()
@@ -210,13 +201,21 @@ class ActiveSession:
         """RMSE of the current matte against the ground truth at the work size (Eq. 2)."""
         return self.env.rmse
 
+    def _scale_to_original(self) -> tuple[float, float]:
+        """Original-image pixels per work-image pixel, (y, x)."""
+        return self.original_shape[0] / self.env.shape[0], self.original_shape[1] / self.env.shape[1]
+
+    def strokes(self, original: bool = False) -> list[LabelledStroke]:
+        """The painted strokes, in work pixels or scaled to the original image."""
+        out = [s.stroke for s in self.history if s.stroke is not None]
+        return [stroke.scaled(*self._scale_to_original()) for stroke in out] if original else out
+
     def regions(self, original: bool = False) -> list[LabelledRegion]:
         """The answered (not skipped) regions, in work pixels or scaled to the original image."""
         out = [s.region for s in self.history if s.region is not None]
         if not original:
             return out
-        sy = self.original_shape[0] / self.env.shape[0]
-        sx = self.original_shape[1] / self.env.shape[1]
+        sy, sx = self._scale_to_original()
         return [LabelledRegion(int(round(r.top * sy)), int(round(r.left * sx)), r.label,
                                max(1, int(round(r.height * sy))), max(1, int(round(r.width * sx))))
                 for r in out]
