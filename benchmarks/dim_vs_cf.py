@@ -8,7 +8,7 @@ Conn (unknown region) per set and trimap, and optionally writes them as JSON.
 Usage::
 
     python benchmarks/dim_vs_cf.py [--weights PATH] [--synthetic-dir runs/synthetic_test]
-        [--synthetic-count 20] [--methods dim,cf] [--json out.json]
+        [--synthetic-count 20] [--methods dim,cf] [--dim-scales 1,0.5] [--json out.json]
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ def main(argv=None) -> int:
     parser.add_argument("--synthetic-dir", default="runs/synthetic_test")
     parser.add_argument("--synthetic-count", type=int, default=20)
     parser.add_argument("--methods", default="dim,cf")
+    parser.add_argument("--dim-scales", default="1",
+                        help="comma list of DIM inference scales (the network runs on a copy "
+                             "shrunk by each; see estimate_alpha_dim)")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     sets = {}
@@ -60,12 +63,19 @@ def main(argv=None) -> int:
         folder = ensure_test_set(args.synthetic_dir)
         sets["synthetic"] = load_eval_folder(folder, ("trimap",), args.synthetic_count, "_0")
     results: dict = {}
+    runs = []
     for method in args.methods.split(","):
-        options = {"weights": args.weights} if method == "dim" and args.weights else {}
+        if method != "dim":
+            runs.append((method, method, {}))
+            continue
+        for scale in (float(v) for v in args.dim_scales.split(",")):
+            options = {"scale": scale, **({"weights": args.weights} if args.weights else {})}
+            runs.append(("dim" if scale == 1.0 else f"dim@{scale:g}", method, options))
+    for label, method, options in runs:
         for set_name, cases in sets.items():
             for trimap, means in score(method, cases, options).items():
-                results.setdefault(method, {})[f"{set_name}/{trimap}"] = means
-                print(f"{method:4s} {set_name + '/' + trimap:26s} " +
+                results.setdefault(label, {})[f"{set_name}/{trimap}"] = means
+                print(f"{label:8s} {set_name + '/' + trimap:26s} " +
                       "  ".join(f"{m} {means[m]:8.4f}" for m in (*METRICS, "seconds")), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")

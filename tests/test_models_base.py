@@ -118,3 +118,21 @@ def test_predict_keeps_training_mode_and_odd_sizes_work():
     alpha = model.predict(image, trimap)
     assert model.training
     assert alpha.shape == (37, 51) and np.all((alpha >= 0) & (alpha <= 1))
+
+
+def test_scale_runs_the_network_on_a_shrunk_copy_and_restores_the_size():
+    from mattebox.errors import InputError
+
+    image, _, _, _, trimap = make_composite(150, 230, seed=3)
+    model = SmallField()
+    alpha = base.predict_alpha(model, image, trimap, tile_size=None, scale=0.5)
+    assert model.calls == [(96, 128)]  # 75 x 115 padded to multiples of 32
+    assert alpha.shape == (150, 230) and np.all((alpha >= 0) & (alpha <= 1))
+    assert np.all(alpha[trimap == 0] == 0) and np.all(alpha[trimap == 1] == 1)
+    whole = base.predict_alpha(model, image, trimap, tile_size=None)
+    unknown = trimap == 0.5
+    assert np.abs(alpha - whole)[unknown].mean() < 0.1  # a smooth field changes little
+    assert np.array_equal(base.predict_alpha(model, image, trimap, tile_size=None, scale=1.0), whole)
+    for bad in (0.0, 1.5, -1):
+        with pytest.raises(InputError, match="scale"):
+            base.predict_alpha(model, image, trimap, scale=bad)

@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import InputError
+
 #: Per-channel mean and deviation of ImageNet RGB, the usual input normalisation of
 #: VGG/ResNet encoders (kept although our encoders are trained from scratch).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -137,15 +139,32 @@ def predict_alpha(
     halo: int = DEFAULT_HALO,
     ramp: int = DEFAULT_RAMP,
     device: str | torch.device | None = None,
+    scale: float = 1.0,
 ) -> np.ndarray:
     """Alpha of ``image`` (H x W x 3, [0, 1]) under ``trimap`` (0 / 0.5 / 1) from a mattor network.
 
     ``model(image, trimap)`` takes N x 3 x H x W RGB and N x 1 x H x W trimap tensors (sizes a
     multiple of 32) and returns a dict whose ``"alpha"`` is N x 1 x H x W. Images with a side
     longer than ``tile_size`` run in tiles (see the module docstring); ``tile_size=None`` never
-    tiles. Known trimap regions are restored in the result (H x W float64).
+    tiles. With ``scale`` < 1 the network sees a copy shrunk by that factor (image by area,
+    trimap by nearest neighbour) and its alpha is resized back bilinearly: a network trained
+    on smaller objects than the photo's, or a faster preview. Known trimap regions are restored
+    in the result (H x W float64).
     """
     height, width = trimap.shape
+    scale = float(scale)
+    if not 0.0 < scale <= 1.0:
+        raise InputError(f"scale must be in (0, 1] (the factor the image is shrunk by), not {scale}")
+    small = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if small != (width, height):
+        import cv2
+
+        shrunk = cv2.resize(np.asarray(image, np.float32), small, interpolation=cv2.INTER_AREA)
+        alpha = predict_alpha(model, np.clip(shrunk, 0.0, 1.0).astype(np.float64),
+                              cv2.resize(trimap, small, interpolation=cv2.INTER_NEAREST),
+                              tile_size=tile_size, halo=halo, ramp=ramp, device=device)
+        alpha = cv2.resize(alpha.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+        return restore_known(np.clip(alpha, 0.0, 1.0).astype(np.float64), trimap)
     if device is None:
         device = next(model.parameters()).device
     device = torch.device(device)
