@@ -116,3 +116,12 @@ def test_bad_strokes_are_input_errors():
         tm.LabelledStroke([(1, 1)], "fg", radius=-1)
     with pytest.raises(InputError, match="outside the 10x20"):
         tm.LabelledStroke([(1, 1), (12, 3)], "fg").check_inside((10, 20))
+
+
+def test_a_stroke_is_the_same_on_any_canvas_that_holds_it():
+    stroke = tm.LabelledStroke([(3.2, 2.7), (30.5, 60.1), (12.0, 44.0)], "bg", radius=2.5)
+    big = tm.LabelledStroke([(y + 50, x + 70) for y, x in stroke.points], "bg", radius=2.5)
+    mask = big.mask((200, 300))
+    assert np.array_equal(mask[50:90, 70:150], stroke.mask((40, 80)))
+    assert mask.sum() == stroke.mask((40, 80)).sum()  # nothing painted outside the stroke's reach
+    assert tm.LabelledStroke([(3, 4)], "fg", radius=1).mask((2, 2)).sum() == 0  # clipped away

@@ -199,15 +199,27 @@ class LabelledStroke:
         import cv2
 
         height, width = int(shape[0]), int(shape[1])
-        line = np.full((height, width), 255, np.uint8)
+        mask = np.zeros((height, width), dtype=bool)
+        # work in the stroke's bounding box grown by the radius (a stroke on a large photo)
+        ys = [y for y, _ in self.points]
+        xs = [x for _, x in self.points]
+        reach = int(np.ceil(self.radius)) + 2
+        top, left = max(int(np.floor(min(ys))) - reach, 0), max(int(np.floor(min(xs))) - reach, 0)
+        bottom = min(int(np.ceil(max(ys))) + reach + 1, height)
+        right = min(int(np.ceil(max(xs))) + reach + 1, width)
+        if top >= bottom or left >= right:
+            return mask
+        line = np.full((bottom - top, right - left), 255, np.uint8)
         shift = 4
-        points = [(int(round(x * (1 << shift))), int(round(y * (1 << shift)))) for y, x in self.points]
+        points = [(int(round((x - left) * (1 << shift))), int(round((y - top) * (1 << shift))))
+                  for y, x in self.points]
         if len(points) == 1:
             cv2.circle(line, points[0], 0, 0, -1, cv2.LINE_8, shift)
         else:
             cv2.polylines(line, [np.array(points, np.int32)], False, 0, 1, cv2.LINE_8, shift)
         distance = cv2.distanceTransform(line, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        return distance <= self.radius
+        mask[top:bottom, left:right] = distance <= self.radius
+        return mask
 
     def paint(self, trimap: np.ndarray) -> None:
         """Set the stroke's pixels of ``trimap`` (in place) to its label."""
