@@ -133,6 +133,6 @@ def test_scale_runs_the_network_on_a_shrunk_copy_and_restores_the_size():
     unknown = trimap == 0.5
     assert np.abs(alpha - whole)[unknown].mean() < 0.1  # a smooth field changes little
     assert np.array_equal(base.predict_alpha(model, image, trimap, tile_size=None, scale=1.0), whole)
-    for bad in (0.0, 1.5, -1):
+    for bad in (0.0, 1.5, -1, "abc", None):
         with pytest.raises(InputError, match="scale"):
             base.predict_alpha(model, image, trimap, scale=bad)

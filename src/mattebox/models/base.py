@@ -152,7 +152,10 @@ def predict_alpha(
     in the result (H x W float64).
     """
     height, width = trimap.shape
-    scale = float(scale)
+    try:
+        scale = float(scale)
+    except (TypeError, ValueError):
+        raise InputError(f"scale must be a number in (0, 1], not {scale!r}") from None
     if not 0.0 < scale <= 1.0:
         raise InputError(f"scale must be in (0, 1] (the factor the image is shrunk by), not {scale}")
     small = (max(1, round(width * scale)), max(1, round(height * scale)))
