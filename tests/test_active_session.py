@@ -252,6 +252,25 @@ def test_teacher_offers_both_layers_and_skips_known_or_mixed_regions():
             assert abs(t1 - t2) >= 4 or abs(l1 - l2) >= 4
 
 
+def test_a_restricted_teacher_keeps_to_the_allowed_corners_while_it_can():
+    from mattebox.active.imitation import candidate_corners_map, teacher_candidates
+
+    alpha = np.zeros((40, 40))
+    alpha[10:30, 10:30] = 1.0
+    env = ActiveEnvironment(np.zeros((40, 40, 3)), colour_solver, alpha, region_size=4)
+    allowed = np.zeros((37, 37), dtype=bool)
+    allowed[0, 0] = allowed[12, 12] = allowed[12, 28] = True  # bg, fg, mixed
+    picked = teacher_candidates(env, 6, allowed)
+    assert sorted(picked) == [(0, 0, "bg"), (12, 12, "fg")]
+    env.commit(env.try_answer(0, 0, "bg"))
+    env.commit(env.try_answer(12, 12, "fg"))
+    assert len(teacher_candidates(env, 6, allowed)) == 6  # none left: anywhere again
+    image = np.random.default_rng(0).random((100, 100, 3))
+    corners = candidate_corners_map(image, (100, 100), 5, 20, 32, 20)
+    assert corners.shape == (96, 96) and 2 <= corners.sum() <= 20
+    assert all(top % 5 == 0 and left % 5 == 0 for top, left in np.argwhere(corners))  # grid cells
+
+
 def test_ideal_search_on_a_shrunk_copy_never_suggests_a_region_the_person_would_skip():
     alpha = np.zeros((80, 80))
     alpha[20:60, 20:60] = 1.0

@@ -38,8 +38,11 @@ def _window_sums(values: np.ndarray, size: int) -> np.ndarray:
     return table[size:, size:] - table[:-size, size:] - table[size:, :-size] + table[:-size, :-size]
 
 
-def teacher_candidates(env: ActiveEnvironment, count: int) -> list[tuple[int, int, str]]:
-    """The ``count`` answerable, not fully labelled, non-overlapping regions of largest error."""
+def teacher_candidates(env: ActiveEnvironment, count: int,
+                       allowed: np.ndarray | None = None) -> list[tuple[int, int, str]]:
+    """The ``count`` answerable, not fully labelled, non-overlapping regions of largest error;
+    with ``allowed`` (a bool map over region corners) only those corners while any of them
+    qualifies (see :func:`candidate_corners_map`)."""
     size = env.region_size
     area = size * size
     opaque = _window_sums((env.alpha >= 1.0 - env.tolerance).astype(np.float64), size) >= area - 0.5
@@ -51,6 +54,10 @@ def teacher_candidates(env: ActiveEnvironment, count: int) -> list[tuple[int, in
     depth = _window_sums(_boundary_distance(env.alpha, env.tolerance), size) / area
     score = error + 1e-3 * depth
     score[known] = -np.inf
+    if allowed is not None:
+        kept = np.where(allowed, score, -np.inf)
+        if np.isfinite(kept[opaque | clear]).any():
+            score = kept
     picked: list[tuple[int, int, str]] = []
     # half the candidates from each layer, so a layer nobody has labelled yet gets its chance
     for label, usable, quota in (("fg", opaque, (count + 1) // 2), ("bg", clear, count // 2)):
@@ -74,32 +81,59 @@ def _boundary_distance(alpha: np.ndarray, tolerance: float) -> np.ndarray:
     return ndimage.distance_transform_edt(solid)
 
 
-def teacher_step(env: ActiveEnvironment, candidates: int):
+def candidate_corners_map(image: np.ndarray, shape, region_size: int, cells: int, image_size: int,
+                          grid: int) -> np.ndarray:
+    """Region corners of the cells a policy with ``PolicyConfig.candidates`` = ``cells``
+    chooses among first (:class:`~mattebox.active.policy.LearnedStrategy`), as a bool map
+    over the corners of an environment of ``shape`` and ``region_size``."""
+    import torch
+    from torch.nn import functional as F
+
+    from .environment import corner_for
+    from .policy import cell_locations, cluster_cue, image_tensor
+
+    with torch.no_grad():
+        colours = F.adaptive_avg_pool2d(image_tensor(image, image_size), grid)
+        marked = torch.nonzero(cluster_cue(colours, cells).flatten() > 0).flatten()
+        locations = cell_locations(marked, grid).tolist()
+    allowed = np.zeros((shape[0] - region_size + 1, shape[1] - region_size + 1), dtype=bool)
+    for location in locations:
+        allowed[corner_for(location, shape, region_size)] = True
+    return allowed
+
+
+def teacher_step(env: ActiveEnvironment, candidates: int, allowed: np.ndarray | None = None):
     """The teacher's choice in ``env``'s current state (not committed), or None when no
     answerable region is left: the candidate whose answer gives the lowest RMSE."""
-    options = teacher_candidates(env, candidates)
+    options = teacher_candidates(env, candidates, allowed)
     if not options:
         return None
     return min((env.try_answer(t, l, a) for t, l, a in options), key=lambda s: s.rmse)
 
 
-def teacher_sequence(env: ActiveEnvironment, steps: int, candidates: int = 4) -> list:
+def teacher_sequence(env: ActiveEnvironment, steps: int, candidates: int = 4,
+                     allowed: np.ndarray | None = None) -> list:
     """Run the teacher for ``steps`` steps on ``env`` (reset first); returns the committed steps."""
     env.reset()
     for _ in range(steps):
-        best = teacher_step(env, candidates)
+        best = teacher_step(env, candidates, allowed)
         env.commit(best if best is not None else env.try_answer(0, 0, "skip"))
     return list(env.history)
 
 
 def teacher_data(images: np.ndarray, alphas: np.ndarray, work_size: int, steps: int, solver: str,
                  candidates: int = 4, cache_dir: str | Path | None = None,
-                 log: Callable[[str], None] = print) -> dict[str, np.ndarray]:
+                 log: Callable[[str], None] = print,
+                 cells: tuple[int, int, int] | None = None) -> dict[str, np.ndarray]:
     """Teacher sequences on every scene: ``images`` (N x S x S x 3 at ``work_size``), the
     normalised ``locations`` (N x steps x 2) and the ``mattes`` after each step (N x steps x S x S,
-    float16). Cached in ``cache_dir`` under a key of the inputs."""
-    key = hashlib.sha1(json.dumps([images.shape, float(images[:, ::7, ::7].sum()), work_size, steps,
-                                   solver, candidates]).encode()).hexdigest()[:12]
+    float16). Cached in ``cache_dir`` under a key of the inputs. ``cells`` = (k, image_size,
+    grid) restricts the teacher to the policy's k candidate cells while any qualifies
+    (:func:`candidate_corners_map`)."""
+    settings = [images.shape, float(images[:, ::7, ::7].sum()), work_size, steps, solver, candidates]
+    if cells is not None:
+        settings.append(list(cells))
+    key = hashlib.sha1(json.dumps(settings).encode()).hexdigest()[:12]
     path = Path(cache_dir) / f"teacher_{len(images)}_{work_size}_{key}.npz" if cache_dir else None
     if path is not None and path.is_file():
         with np.load(path) as data:
@@ -111,7 +145,10 @@ def teacher_data(images: np.ndarray, alphas: np.ndarray, work_size: int, steps: 
     for i in range(len(images)):
         env = ActiveEnvironment(small[i].astype(np.float64), solver,
                                 resize_alpha(np.asarray(alphas[i], np.float64), work_size), region)
-        for k, step in enumerate(teacher_sequence(env, steps, candidates)):
+        allowed = None
+        if cells is not None:
+            allowed = candidate_corners_map(small[i], env.shape, region, *cells)
+        for k, step in enumerate(teacher_sequence(env, steps, candidates, allowed)):
             locations[i, k] = location_for(step.top, step.left, env.shape, region)
             mattes[i, k] = step.matte
         if (i + 1) % 10 == 0:

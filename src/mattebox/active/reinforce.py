@@ -95,6 +95,9 @@ class TrainConfig:
     #: (mattebox.active.imitation.pretrain_features); 0: none.
     feature_pretrain_epochs: int = 0
     teacher_candidates: int = 8
+    #: When > 0, the teacher asks only among the cells a policy with PolicyConfig.candidates
+    #: = this many chooses among first, while any qualifies (ours; 0: anywhere).
+    teacher_cells: int = 0
     clone_epochs: int = 60
     clone_lr: float = 1e-3
     #: Start from this weights file instead of cloning (e.g. an earlier run's export).
@@ -351,8 +354,11 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
 
         count = min(tc.teacher_scenes, len(images))
         log(f"teacher sequences on {count} scenes ({tc.teacher_candidates} solver calls per step)")
+        cells = None
+        if tc.teacher_cells > 0:
+            cells = (tc.teacher_cells, policy.config.image_size, policy.config.grid)
         data = teacher_data(images[:count], alphas[:count], tc.work_size, tc.steps, tc.solver,
-                            tc.teacher_candidates, cache_dir=cache, log=log)
+                            tc.teacher_candidates, cache_dir=cache, log=log, cells=cells)
         torch.manual_seed(tc.seed)
         if not tc.init:  # a policy from init is already warm
             if tc.feature_pretrain_epochs > 0:
