@@ -145,12 +145,10 @@ class CandidateCells:
 
     def reset(self, image) -> None:
         import torch
-        from torch.nn import functional as F
 
-        from mattebox.active.policy import SMALL_CONFIG, cluster_cue, image_tensor
+        from mattebox.active.policy import SMALL_CONFIG, image_cluster_cue
 
-        colours = F.adaptive_avg_pool2d(image_tensor(image, SMALL_CONFIG.image_size), SMALL_CONFIG.grid)
-        weight = cluster_cue(colours, self.k).flatten()
+        weight = image_cluster_cue(image, self.k, SMALL_CONFIG.image_size, SMALL_CONFIG.grid)
         cells = torch.nonzero(weight > 0).flatten().numpy()
         if self.seed is None:
             cells = cells[np.argsort(-weight[cells].numpy(), kind="stable")]

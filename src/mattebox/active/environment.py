@@ -164,13 +164,17 @@ def location_for(top: int, left: int, shape: Sequence[int], size: int) -> tuple[
     return out[0], out[1]
 
 
-def stroke_box(mask: np.ndarray) -> tuple[int, int, int]:
-    """(top, left, larger side) of the bounding box of a stroke's painted pixels (``mask``)."""
+def painted(trimap: np.ndarray, stroke: LabelledStroke) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """A copy of ``trimap`` with ``stroke`` painted, and (top, left, larger side) of the
+    bounding box of the painted pixels (a stroke :class:`Step` keeps them)."""
+    mask = stroke.mask(trimap.shape)
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
         raise InputError("the stroke paints no pixel of the image; draw it inside the image")
+    trimap = trimap.copy()
+    trimap[mask] = FOREGROUND if stroke.label == "fg" else BACKGROUND
     top, left = int(rows.min()), int(cols.min())
-    return top, left, int(max(rows.max() - top, cols.max() - left)) + 1
+    return trimap, (top, left, int(max(rows.max() - top, cols.max() - left)) + 1)
 
 
 @dataclass
@@ -272,10 +276,10 @@ class ActiveEnvironment:
     def oracle_stroke(self, radius: float = 2.0, max_length: int = 40) -> LabelledStroke | None:
         """A simulated person's stroke (for benchmarks; strokes are beyond the paper): a straight
         stroke of ``radius`` pixels over pixels the ground truth calls pure fg or pure bg,
-        none of them labelled yet. It starts at the unlabelled pixel of largest matte error whose
-        whole brush disk is pure (in the layer nobody has labelled yet, if one), and runs up to ``max_length`` pixels in the one of 8
-        directions whose line pixels add the most error while the disk stays pure. None when
-        no such pixel is left. (Our choice of simulation: a person traces the worst wrong
+        none of them labelled yet. It starts at the unlabelled pixel of largest matte error
+        whose whole brush disk is pure (in the layer nobody has labelled yet, if one), and runs
+        up to ``max_length`` pixels in the one of 8 directions whose line pixels add the most
+        error while the disk stays pure. None when no such pixel is left. (Our choice of simulation: a person traces the worst wrong
         part of a structure they can see.)"""
         import cv2
 
@@ -341,10 +345,7 @@ class ActiveEnvironment:
     def try_stroke(self, stroke: LabelledStroke) -> Step:
         """What the matte would be after the person paints ``stroke``; no commit."""
         stroke.check_inside(self.shape, "work image")
-        mask = stroke.mask(self.shape)
-        top, left, size = stroke_box(mask)
-        trimap = self.trimap.copy()
-        trimap[mask] = FOREGROUND if stroke.label == "fg" else BACKGROUND
+        trimap, (top, left, size) = painted(self.trimap, stroke)
         if np.array_equal(trimap, self.trimap):
             return Step(top, left, size, stroke.label, self.matte, self.trimap, self.rmse, stroke)
         matte = solve_matte(self.image, trimap, self._solve)

@@ -87,15 +87,12 @@ def candidate_corners_map(image: np.ndarray, shape, region_size: int, cells: int
     chooses among first (:class:`~mattebox.active.policy.LearnedStrategy`), as a bool map
     over the corners of an environment of ``shape`` and ``region_size``."""
     import torch
-    from torch.nn import functional as F
 
     from .environment import corner_for
-    from .policy import cell_locations, cluster_cue, image_tensor
+    from .policy import cell_locations, image_cluster_cue
 
-    with torch.no_grad():
-        colours = F.adaptive_avg_pool2d(image_tensor(image, image_size), grid)
-        marked = torch.nonzero(cluster_cue(colours, cells).flatten() > 0).flatten()
-        locations = cell_locations(marked, grid).tolist()
+    marked = torch.nonzero(image_cluster_cue(image, cells, image_size, grid) > 0).flatten()
+    locations = cell_locations(marked, grid).tolist()
     allowed = np.zeros((shape[0] - region_size + 1, shape[1] - region_size + 1), dtype=bool)
     for location in locations:
         allowed[corner_for(location, shape, region_size)] = True

@@ -300,6 +300,14 @@ def cluster_cue(colours: torch.Tensor, clusters: int = CLUSTERS) -> torch.Tensor
     return cue.view(batch, 1, grid, grid)
 
 
+def image_cluster_cue(image: np.ndarray, clusters: int, image_size: int, grid: int) -> torch.Tensor:
+    """:func:`cluster_cue` of one H x W x 3 image as its policy sees it (resized to
+    ``image_size``, cells averaged on a ``grid`` x ``grid`` grid), flattened to grid * grid."""
+    with torch.no_grad():
+        colours = F.adaptive_avg_pool2d(image_tensor(image, image_size), grid)
+        return cluster_cue(colours, clusters).flatten()
+
+
 #: Matte statistics per grid cell the grid head reads (mean alpha, mean 4 alpha (1 - alpha)).
 MATTE_STATS = 2
 #: Logit of a cell already asked: never drawn, finite so that sums stay finite.

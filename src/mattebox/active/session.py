@@ -34,10 +34,10 @@ from .environment import (
     Step,
     downscaled_solver,
     get_solver,
+    painted,
     region_size_for,
     resize_image,
     solve_matte,
-    stroke_box,
 )
 
 SESSION_FORMAT = "mattebox-active-session-2"
@@ -304,11 +304,8 @@ class ActiveSession:
             if "stroke" in record:
                 stroke = LabelledStroke(record["stroke"]["points"], record["answer"],
                                         record["stroke"]["radius"])
-                mask = stroke.mask(trimap.shape)
-                trimap = trimap.copy()
-                trimap[mask] = 1.0 if stroke.label == "fg" else 0.0
-                steps.append(Step(*stroke_box(mask), stroke.label, matte, trimap,
-                                  session.env.error(matte), stroke))
+                trimap, box = painted(trimap, stroke)
+                steps.append(Step(*box, stroke.label, matte, trimap, session.env.error(matte), stroke))
                 continue
             top, left, answer = int(record["top"]), int(record["left"]), record["answer"]
             if answer != "skip":
