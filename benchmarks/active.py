@@ -11,9 +11,13 @@ Rows (all on the images and ground truths resized to 400 x 400, as the paper doe
   (k = N colour/position clusters), B4 random (mean over ``--random-seeds`` seeds);
 * the learned sequence (its regions and answers) re-used with ``cf``, ``knn`` and ``ifm``
   (the paper's Fig. 3d);
-* the cells the learned policy chooses among (``PolicyConfig.candidates`` = 20) asked without
-  it, biggest cluster first and in random orders: what the policy's own order adds;
+* the cells the learned policy chooses among (``PolicyConfig.candidates``, coarse-to-fine
+  cluster levels) asked without it, biggest cluster first and in random orders: what the
+  policy's own order adds;
 * every solver with the benchmark's trimap (the small one, "trimap") for reference;
+* a held-out check (block ``synthetic``): the learned policy, B3 and B4 on ``--synthetic-scenes``
+  procedural scenes over the validation photos, seeds no training run or choice has used, at
+  ``--synthetic-size`` (100 px, 5 x 5 regions, as in training);
 * seconds per suggestion: policy forward + solver update after the answer, at 400 x 400;
 * strokes (beyond the paper): after the learned policy's 20 regions, ``--extra`` more regions
   from it against ``--extra`` strokes of a simulated person
@@ -34,6 +38,7 @@ run (B1) can be resumed; ``--force`` recomputes. The plot goes to ``docs/active_
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -45,7 +50,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINTS = (1, 5, 10, 15, 20)
 BLOCKS = ("learned", "random", "cluster", "region-cnn", "ideal", "reuse", "trimap", "timing", "fast",
-          "strokes", "cells")
+          "strokes", "cells", "synthetic")
+#: First scene seed of the 'synthetic' block (training's scenes start at 0, its validation at
+#: 1,000,000).
+SYNTHETIC_SEED = 2_000_000
 
 
 def default_data() -> Path:
@@ -134,38 +142,47 @@ def regions_or_strokes(image, alpha, strategy, solver: str, steps: int, region: 
 
 
 class CandidateCells:
-    """The cells the learned policy chooses among with ``PolicyConfig.candidates`` = k (those
-    nearest the centroids of k colour / position clusters of ``cluster_cue``), asked without
-    the policy: biggest cluster first, or in the random order of ``seed``."""
+    """The cells the learned policy chooses among (``PolicyConfig.candidates``, its
+    :class:`~mattebox.active.policy.CandidateLevels`) asked without the policy: the biggest
+    uncovered cluster first, or in the random order of ``seed``; once no level has a cell
+    left, any unasked cell at random."""
 
     name = "cells"
 
-    def __init__(self, k: int, seed: int | None = None) -> None:
-        self.k, self.seed = k, seed
+    def __init__(self, levels, seed: int | None = None) -> None:
+        self.levels, self.seed = tuple(levels), seed
 
     def reset(self, image) -> None:
         import torch
 
-        from mattebox.active.policy import SMALL_CONFIG, image_cluster_cue
+        from mattebox.active.policy import RECORD, SMALL_CONFIG, CandidateLevels, cell_colours
 
-        weight = image_cluster_cue(image, self.k, SMALL_CONFIG.image_size, SMALL_CONFIG.grid)
-        cells = torch.nonzero(weight > 0).flatten().numpy()
-        if self.seed is None:
-            cells = cells[np.argsort(-weight[cells].numpy(), kind="stable")]
-        else:
-            cells = np.random.default_rng(self.seed).permutation(cells)
-        self.cells, self.done = [int(c) for c in cells], 0
+        grid = SMALL_CONFIG.grid
+        self.candidates = CandidateLevels.of(cell_colours(image, SMALL_CONFIG.image_size, grid), self.levels)
+        self.record = torch.zeros(1, RECORD, grid * grid)
+        self.rng = np.random.default_rng(self.seed or 0)
 
     def suggest(self, env):
         import torch
 
         from mattebox.active.policy import SMALL_CONFIG, cell_locations
 
-        cell = self.cells[min(self.done, len(self.cells) - 1)]
+        sizes = self.candidates.open_sizes(self.record)[0].numpy()
+        cells = np.flatnonzero(sizes > 0)
+        if cells.size == 0:
+            cells = np.flatnonzero(self.record[0, 0].numpy() <= 0)
+            cell = int(self.rng.choice(cells))
+        elif self.seed is None:
+            cell = int(cells[np.argmax(sizes[cells])])
+        else:
+            cell = int(self.rng.choice(cells))
+        self.cell = cell
         return env.corner(cell_locations(torch.tensor(cell), SMALL_CONFIG.grid).tolist())
 
     def observe(self, env, step) -> None:
-        self.done += 1
+        self.record[0, 0, self.cell] = 1.0
+        self.record[0, 1, self.cell] = float(step.answer == "fg")
+        self.record[0, 2, self.cell] = float(step.answer == "bg")
 
 
 def rmse_after_regions(image, alpha, regions, solver: str, region: int) -> float:
@@ -196,6 +213,47 @@ class Cache:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(value, indent=1))
         temporary.replace(path)
+
+
+def candidate_list(text: str) -> tuple[int, ...]:
+    """``--candidates``: "0" or a comma list of increasing cluster counts."""
+    from mattebox.active.policy import candidate_levels
+    from mattebox.errors import InputError
+
+    try:
+        return candidate_levels([int(part) for part in text.split(",")] if text.strip() != "0" else 0)
+    except (ValueError, InputError) as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 or increasing cluster counts such as 5,10,20 ({error})")
+
+
+def cluster_block(cache: Cache, name: str, items, solver: str, region: int) -> dict:
+    """B3 per image and checkpoint N: the regions of N colour / position clusters at once."""
+    from mattebox.active import baselines
+    from mattebox.active.environment import oracle_answer
+
+    result = cache.get(name)
+    if result is None:
+        result = {}
+        for image_name, image, alpha, _ in items:
+            result[image_name] = {}
+            for k in CHECKPOINTS:
+                regions = [(t, l, oracle_answer(alpha, slice(t, t + region), slice(l, l + region)))
+                           for t, l in baselines.cluster_regions(image, k, region)]
+                result[image_name][str(k)] = rmse_after_regions(image, alpha, regions, solver, region)
+        cache.put(name, result)
+    return result
+
+
+def synthetic_items(count: int, seed: int, size: int, cache_dir: Path):
+    """(name, image, alpha, None) for ``count`` procedural scenes over the validation photos
+    (scene seeds ``seed`` onwards; training uses seeds from 0 and validates on seeds from
+    1,000,000), made at 400 px as in training and resized to ``size``."""
+    from mattebox.active.environment import resize_alpha, resize_image
+    from mattebox.active.scenes import scene_pool
+
+    images, alphas = scene_pool(count, seed, split="validation", cache_dir=cache_dir, log=log)
+    return [(f"scene{seed + i}", resize_image(image.astype(np.float64), size),
+             resize_alpha(alpha.astype(np.float64), size), None) for i, (image, alpha) in enumerate(zip(images, alphas))]
 
 
 def log(message: str) -> None:
@@ -255,8 +313,9 @@ def main(argv=None) -> int:
                         default=REPO / "docs" / "active_rmse.png", help="PNG to draw ('' for none)")
     parser.add_argument("--weights", help="learned policy weights (default: the shipped small policy)")
     parser.add_argument("--region-cnn", help="Region-CNN weights (default: the shipped file)")
-    parser.add_argument("--candidates", type=int, default=None,
-                        help="override the policy's inference candidates (0: every cell)")
+    parser.add_argument("--candidates", type=candidate_list, default=None,
+                        help="override the policy's inference candidate levels: cluster counts, "
+                             "coarse to fine, e.g. 5,10,20 (0: every cell)")
     parser.add_argument("--solver", default="sm", help="solver in the loop (default sm)")
     parser.add_argument("--reuse-solvers", default="cf,knn,ifm")
     parser.add_argument("--stride", type=int, default=40, help="B1 grid stride in pixels at 400 px")
@@ -269,6 +328,10 @@ def main(argv=None) -> int:
     parser.add_argument("--random-seeds", type=int, default=3)
     parser.add_argument("--extra", type=int, default=5,
                         help="block 'strokes': regions / strokes added after the first --steps")
+    parser.add_argument("--synthetic-scenes", type=int, default=60,
+                        help="block 'synthetic': held-out procedural scenes")
+    parser.add_argument("--synthetic-size", type=int, default=100,
+                        help="block 'synthetic': scene side in pixels (regions scale with it)")
     parser.add_argument("--only", default=",".join(BLOCKS), help=f"comma list of {', '.join(BLOCKS)}")
     parser.add_argument("--force", action="store_true", help="recompute cached blocks")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -296,13 +359,13 @@ def main(argv=None) -> int:
     sm = args.solver
 
     learned = None
+    policy = load_policy(args.weights)
+    if args.candidates is not None:
+        from dataclasses import replace
+
+        policy.config = replace(policy.config, candidates=args.candidates)
     if {"learned", "reuse", "timing", "fast", "strokes"} & only:
         warm_up(sm, items[0][1])
-        policy = load_policy(args.weights)
-        if args.candidates is not None:
-            from dataclasses import replace
-
-            policy.config = replace(policy.config, candidates=args.candidates)
         learned = sequence_block(cache, f"learned_{sm}", items, lambda: LearnedStrategy(policy), sm, steps, region)
         rows[f"learned + {sm}"] = curve(learned, steps)
     if "random" in only:
@@ -315,28 +378,43 @@ def main(argv=None) -> int:
     if "cells" in only:
         # the learned policy's candidate cells (PolicyConfig.candidates) without the policy:
         # asked biggest cluster first, or in random orders
-        k = 20
-        result = sequence_block(cache, f"cells{k}_size_{sm}", items, lambda: CandidateCells(k), sm, steps,
-                                region)
-        rows[f"cells of {k} clusters by size + {sm}"] = curve(result, steps)
-        seeds = [curve(sequence_block(cache, f"cells{k}_random{seed}_{sm}", items,
-                                      lambda seed=seed: CandidateCells(k, seed), sm, steps, region), steps)
-                 for seed in range(args.random_seeds)]
-        rows[f"cells of {k} clusters, random order + {sm}"] = list(np.mean(seeds, axis=0))
-    if "cluster" in only:
-        result = cache.get(f"cluster_{sm}")
-        if result is None:
-            result = {}
-            for name, image, alpha, _ in items:
-                result[name] = {}
-                for k in CHECKPOINTS:
-                    corners = baselines.cluster_regions(image, k, region)
-                    from mattebox.active.environment import oracle_answer
+        from mattebox.active.policy import candidate_levels
 
-                    regions = [(t, l, oracle_answer(alpha, slice(t, t + region), slice(l, l + region)))
-                               for t, l in corners]
-                    result[name][str(k)] = rmse_after_regions(image, alpha, regions, sm, region)
-            cache.put(f"cluster_{sm}", result)
+        levels = candidate_levels(policy.config.candidates)
+        tag, label = "-".join(map(str, levels)), "/".join(map(str, levels))
+        result = sequence_block(cache, f"cells{tag}_size_{sm}", items, lambda: CandidateCells(levels), sm,
+                                steps, region)
+        rows[f"cells of {label} clusters by size + {sm}"] = curve(result, steps)
+        seeds = [curve(sequence_block(cache, f"cells{tag}_random{seed}_{sm}", items,
+                                      lambda seed=seed: CandidateCells(levels, seed), sm, steps, region), steps)
+                 for seed in range(args.random_seeds)]
+        rows[f"cells of {label} clusters, random order + {sm}"] = list(np.mean(seeds, axis=0))
+    synthetic_rows: dict[str, list[float]] = {}
+    if "synthetic" in only:
+        # held-out procedural scenes: no choice about the policy was made on them
+        size = args.synthetic_size
+        scenes = synthetic_items(args.synthetic_scenes, SYNTHETIC_SEED, size, args.out / "scenes")
+        small = region_size_for(size)
+        tag = f"synthetic{args.synthetic_scenes}_{size}"
+        warm_up(sm, scenes[0][1])
+        # keyed by weights and candidates, so that several policies share the scenes and baselines
+        from mattebox.active.policy import candidate_levels
+
+        which = f"{Path(args.weights).resolve()}" if args.weights else "shipped"
+        levels = "-".join(map(str, candidate_levels(policy.config.candidates))) or "all"
+        key = hashlib.sha1(which.encode()).hexdigest()[:8]
+        result = sequence_block(cache, f"{tag}_learned_{key}_c{levels}_{sm}", scenes,
+                                lambda: LearnedStrategy(policy), sm, steps, small)
+        synthetic_rows[f"learned + {sm}"] = curve(result, steps)
+        seeds = [curve(sequence_block(cache, f"{tag}_random{seed}_{sm}", scenes,
+                                      lambda seed=seed: baselines.RandomStrategy(seed), sm, steps, small), steps)
+                 for seed in range(args.random_seeds)]
+        synthetic_rows[f"B4 random + {sm}"] = list(np.mean(seeds, axis=0))
+        result = cluster_block(cache, f"{tag}_cluster_{sm}", scenes, sm, small)
+        synthetic_rows[f"B3 cluster + {sm}"] = [float(np.mean([r[str(k)] for r in result.values()]))
+                                              for k in CHECKPOINTS]
+    if "cluster" in only:
+        result = cluster_block(cache, f"cluster_{sm}", items, sm, region)
         rows[f"B3 cluster + {sm}"] = [float(np.mean([r[str(k)] for r in result.values()])) for k in CHECKPOINTS]
     if "region-cnn" in only:
         result = cache.get(f"region_cnn_{sm}")
@@ -455,6 +533,16 @@ def main(argv=None) -> int:
         print(f"| {name:40s} | " + " | ".join(f"{v:.4f}" for v in picked) + " |")
     for name, value in trimap_rows.items():
         print(f"| {name:40s} | " + " | ".join(f"{value:.4f}" for _ in CHECKPOINTS) + " |")
+    if synthetic_rows:
+        print(f"\nMean RMSE on {args.synthetic_scenes} held-out procedural scenes over the validation photos "
+              f"at {args.synthetic_size}x{args.synthetic_size} ({region_size_for(args.synthetic_size)} px "
+              f"regions), after k regions asked:\n")
+        print(header)
+        print("|" + "-" * 42 + "|" + "|".join("-" * 8 for _ in CHECKPOINTS) + "|")
+        for name, values in synthetic_rows.items():
+            picked = values if len(values) == len(CHECKPOINTS) else [values[k - 1] for k in CHECKPOINTS]
+            table[f"synthetic: {name}"] = picked
+            print(f"| {name:40s} | " + " | ".join(f"{v:.4f}" for v in picked) + " |")
     if timing:
         print(f"\nseconds per suggestion (policy + {sm} update after the answer, 400x400, steps 2-20): "
               f"mean {timing['mean']:.3f}, median {timing['median']:.3f}, p90 {timing['p90']:.3f}, "

@@ -201,9 +201,50 @@ def test_candidates_are_asked_first_then_every_other_cell():
     unrestricted = LearnedStrategy(build_policy(GRID).eval())
     unrestricted.policy.load_state_dict(policy.state_dict())
     unrestricted.reset(image)
-    assert unrestricted.candidate_cells is None
-    with pytest.raises(InputError, match="candidates"):
-        PolicyConfig.from_dict({"candidates": -1})
+    assert unrestricted.candidates is None
+    for bad in (-1, [10, 5], [0, 5], [5, 5], "5", True, [2.5]):
+        with pytest.raises(InputError, match="candidates"):
+            PolicyConfig.from_dict({"candidates": bad})
+    assert PolicyConfig.from_dict({"candidates": 20}).candidates == (20,)
+    assert PolicyConfig.from_dict({"candidates": [5, 10, 20]}).candidates == (5, 10, 20)
+    assert PolicyConfig.from_dict({"candidates": 0}).candidates == ()
+
+
+def test_candidate_levels_go_coarse_to_fine_past_covered_clusters():
+    from mattebox.active.policy import RECORD, CandidateLevels, cell_clusters
+
+    torch.manual_seed(3)
+    colours = torch.rand(1, 3, 6, 6)
+    levels = CandidateLevels.of(colours, (3, 8))
+    member3, nearest3, _ = cell_clusters(colours, 3)
+    member8, nearest8, _ = cell_clusters(colours, 8)
+    record = torch.zeros(1, RECORD, 36)
+    first = levels.open_cells(record)[0]
+    assert set(torch.nonzero(first).flatten().tolist()) == set(nearest3[0].tolist())
+    # A cell answered anywhere covers its cluster: that cluster's candidate is no longer asked.
+    other = next(c for c in range(36) if c not in nearest3[0].tolist())
+    record[0, 0, other] = record[0, 1, other] = 1.0
+    covered = int(member3[0, other])
+    left = set(torch.nonzero(levels.open_cells(record)[0]).flatten().tolist())
+    assert left == set(nearest3[0].tolist()) - {int(nearest3[0, covered])}
+    # Level 3 used up (one candidate skipped: asked, not answered): level 8's candidates of
+    # clusters no answer touched.
+    for c in left:
+        record[0, 0, c] = 1.0
+    skipped = min(left)
+    for c in left - {skipped}:
+        record[0, 2, c] = 1.0
+    answered = torch.nonzero(record[0, 1] + record[0, 2]).flatten()
+    touched = set(member8[0, answered].tolist())
+    expected = {int(nearest8[0, j]) for j in range(8) if j not in touched} - set(
+        torch.nonzero(record[0, 0]).flatten().tolist())
+    assert expected  # the case is not vacuous
+    sizes = levels.open_sizes(record)[0]
+    assert set(torch.nonzero(sizes).flatten().tolist()) == expected
+    # Every level used up: no candidates, the policy may take any cell.
+    record[0, 0] = 1.0
+    record[0, 1] = 1.0
+    assert levels.open_cells(record) is None
 
 
 def strategy_location(env, top, left):

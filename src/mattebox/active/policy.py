@@ -41,8 +41,8 @@ one of several places regresses to their average, near the image centre; that po
 worse than random regions on alphamatting-dev (BENCHMARKS.md). With ``colour_cues`` (the
 shipped policy) the grid head also reads how unlike the answered regions each cell's colour
 is, and where it lies in the frame (:func:`colour_cues`). With ``candidates`` (the shipped
-policy: 20) it chooses, at inference, among the cells of 20 colour / position cluster centroids
-first (:class:`LearnedStrategy`).
+policy: 5, 10, 20) it chooses, at inference, among the cells of colour / position cluster
+centroids first, coarse to fine (:class:`CandidateLevels`, :class:`LearnedStrategy`).
 """
 
 from __future__ import annotations
@@ -105,11 +105,11 @@ class PolicyConfig:
     #: Give the grid head the colour / position cluster cue of :func:`cluster_cue` (ours;
     #: False in policies trained before it existed).
     cluster_cue: bool = False
-    #: At inference only (:class:`LearnedStrategy`; training never reads it): when > 0, the
-    #: grid head chooses among the cells nearest the centroids of this many colour / position
-    #: clusters of :func:`cluster_cue` while any of them is unasked, then among all cells (ours;
-    #: 0, every cell, in policies shipped before it existed). See :class:`LearnedStrategy`.
-    candidates: int = 0
+    #: At inference only (:class:`LearnedStrategy`; training never reads it): cluster counts,
+    #: coarse to fine, of the :class:`CandidateLevels` the grid head chooses among before it
+    #: may take any cell (ours). One number K means (K,); 0 or () every cell (policies shipped
+    #: before it existed). The shipped policy: (5, 10, 20).
+    candidates: int | tuple[int, ...] = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,10 +135,25 @@ class PolicyConfig:
                 raise InputError(f"{key} must be true or false, not {getattr(config, key)!r}")
         if config.grid < 2:
             raise InputError(f"grid must be at least 2 cells per side, not {config.grid}")
-        if not isinstance(config.candidates, int) or config.candidates < 0:
-            raise InputError(f"candidates must be a whole number >= 0 (0: every cell), "
-                             f"not {config.candidates!r}")
+        config = replace(config, candidates=candidate_levels(config.candidates))
         return config
+
+
+def candidate_levels(candidates: Any) -> tuple[int, ...]:
+    """``PolicyConfig.candidates`` as a tuple of cluster counts, coarse to fine (0 or []: none);
+    an InputError says what is wrong with anything else."""
+    if isinstance(candidates, (int, np.integer)) and not isinstance(candidates, bool):
+        if candidates < 0:
+            raise InputError(f"candidates must be a whole number >= 0 (0: every cell) or a list "
+                             f"of increasing cluster counts, not {candidates!r}")
+        return (int(candidates),) if candidates else ()
+    if isinstance(candidates, (list, tuple)) and all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1 for k in candidates):
+        levels = tuple(int(k) for k in candidates)
+        if all(a < b for a, b in zip(levels, levels[1:])):
+            return levels
+    raise InputError(f"candidates must be a whole number >= 0 (0: every cell) or a list of "
+                     f"increasing cluster counts >= 1 such as [5, 10, 20], not {candidates!r}")
 
 
 LOCATION_HEADS = ("gaussian", "grid")
@@ -267,15 +282,13 @@ CLUSTERS = 20
 CLUSTER_ITERATIONS = 10
 
 
-def cluster_cue(colours: torch.Tensor, clusters: int = CLUSTERS) -> torch.Tensor:
-    """Where the clustering baseline (B3) would ask, B x 1 x grid x grid (ours, not in the paper).
+def cell_clusters(colours: torch.Tensor, clusters: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """k-means of the grid cells by mean colour (of the normalised image tensor, B x 3 x grid x
+    grid) and position in [-1, 1] into ``clusters`` clusters (at most one per cell).
 
-    The cells (mean colour of the normalised image tensor, and position in [-1, 1]) are
-    grouped by k-means into ``clusters`` clusters (deterministic: Lloyd iterations from cells
-    evenly spaced in raster order). The cell nearest each centroid gets the cluster's size
-    over the largest cluster's; every other cell 0. Why: the clustering baseline beats the
-    learned policy on alphamatting-dev (BENCHMARKS.md); this gives the grid head its choices
-    to take or leave.
+    Deterministic: Lloyd iterations from cells evenly spaced in raster order. Returns each
+    cell's cluster (B x cells), the cell nearest each centroid (B x k) and the clusters' sizes
+    in cells (B x k).
     """
     batch, _, grid, _ = colours.shape
     cells = grid * grid
@@ -294,18 +307,90 @@ def cluster_cue(colours: torch.Tensor, clusters: int = CLUSTERS) -> torch.Tensor
             sums = members.transpose(1, 2) @ features
             centres = torch.where(counts[..., None] > 0, sums / counts.clamp(min=1.0)[..., None],
                                   centres)
-        nearest = torch.cdist(centres, features).argmin(dim=2)  # B x k
-        weight = counts / counts.amax(dim=1, keepdim=True)
-        cue = features.new_zeros(batch, cells).scatter_reduce(1, nearest, weight, reduce="amax")
+        member = torch.cdist(features, centres).argmin(dim=2)
+        nearest = torch.cdist(centres, features).argmin(dim=2)
+    return member, nearest, counts
+
+
+def cluster_cue(colours: torch.Tensor, clusters: int = CLUSTERS) -> torch.Tensor:
+    """Where the clustering baseline (B3) would ask, B x 1 x grid x grid (ours, not in the paper).
+
+    The cells are grouped by :func:`cell_clusters`; the cell nearest each centroid gets the
+    cluster's size over the largest cluster's, every other cell 0. Why: the clustering
+    baseline beats the learned policy on alphamatting-dev (BENCHMARKS.md); this gives the grid
+    head its choices to take or leave.
+    """
+    batch, _, grid, _ = colours.shape
+    _, nearest, counts = cell_clusters(colours, clusters)
+    weight = counts / counts.amax(dim=1, keepdim=True)
+    cue = counts.new_zeros(batch, grid * grid).scatter_reduce(1, nearest, weight, reduce="amax")
     return cue.view(batch, 1, grid, grid)
 
 
-def image_cluster_cue(image: np.ndarray, clusters: int, image_size: int, grid: int) -> torch.Tensor:
-    """:func:`cluster_cue` of one H x W x 3 image as its policy sees it (resized to
-    ``image_size``, cells averaged on a ``grid`` x ``grid`` grid), flattened to grid * grid."""
+@dataclass
+class CandidateLevels:
+    """Coarse-to-fine candidate cells for the grid head at inference (ours, not in the paper).
+
+    ``levels`` are cluster counts, coarse to fine (the shipped policy: 5, 10, 20). For each,
+    the cells are clustered by :func:`cell_clusters`. A cluster is *covered* once one of its
+    cells has been answered fg or bg. The candidates are the unasked cells nearest the
+    centroids of the uncovered clusters of the first level that has any; when no level has
+    one, :meth:`open_cells` returns None (every cell). So the first questions spread over a
+    few broad colour / position groups, the later ones over finer groups that no answer
+    has touched yet. Why: with one level of 20 clusters, the tenth question still lies in
+    one of 20 groups, half of them unvisited, where the clustering baseline B3 asking 10
+    regions spreads them over 10 groups; see BENCHMARKS.md for the measured effect.
+    """
+
+    member: list[torch.Tensor]  # per level: B x cells, each cell's cluster
+    nearest: list[torch.Tensor]  # per level: B x k, the cell nearest each centroid
+    sizes: list[torch.Tensor]  # per level: B x k, the clusters' sizes in cells
+
+    @classmethod
+    def of(cls, colours: torch.Tensor, levels: tuple[int, ...]) -> "CandidateLevels":
+        """The clusterings of the cells' ``colours`` (B x 3 x grid x grid) for ``levels``."""
+        return cls(*map(list, zip(*(cell_clusters(colours, k) for k in levels))))
+
+    def open_cells(self, record: torch.Tensor) -> torch.Tensor | None:
+        """Candidate cells (B x cells, bool) given the question ``record`` (B x 3 x cells:
+        asked, answered fg, answered bg), or None once every level is used up (an image of the
+        batch whose levels are all used up gets no candidate)."""
+        found = self.open_sizes(record) > 0
+        return found if bool(found.any()) else None
+
+    def open_sizes(self, record: torch.Tensor) -> torch.Tensor:
+        """Per cell (B x cells), the size in cells of the uncovered cluster that the open
+        candidate cell stands for (0: not a candidate); see :meth:`open_cells`."""
+        asked = record[:, 0] > 0
+        answered = (record[:, 1] > 0) | (record[:, 2] > 0)
+        found = torch.zeros(asked.shape, device=asked.device)
+        pending = torch.ones(asked.shape[0], dtype=torch.bool, device=asked.device)
+        for member, nearest, sizes in zip(self.member, self.nearest, self.sizes):
+            k = nearest.shape[1]
+            covered = torch.zeros(asked.shape[0], k + 1, dtype=torch.bool, device=asked.device)
+            covered.scatter_(1, torch.where(answered, member, k), True)  # column k: unanswered
+            weight = sizes.clamp(min=1.0).float() * (~covered[:, :k]).float()
+            cells = torch.zeros_like(found).scatter_reduce(1, nearest, weight, reduce="amax")
+            cells = cells.masked_fill(asked, 0.0)
+            take = pending & (cells > 0).any(dim=1)
+            found[take] = cells[take]
+            pending &= ~take
+            if not bool(pending.any()):
+                break
+        return found
+
+
+def cell_colours(image: np.ndarray, image_size: int, grid: int) -> torch.Tensor:
+    """The cells' mean colours (1 x 3 x grid x grid) of one H x W x 3 image as its policy sees
+    it: resized to ``image_size``, normalised, averaged on a ``grid`` x ``grid`` grid."""
     with torch.no_grad():
-        colours = F.adaptive_avg_pool2d(image_tensor(image, image_size), grid)
-        return cluster_cue(colours, clusters).flatten()
+        return F.adaptive_avg_pool2d(image_tensor(image, image_size), grid)
+
+
+def image_cluster_cue(image: np.ndarray, clusters: int, image_size: int, grid: int) -> torch.Tensor:
+    """:func:`cluster_cue` of one H x W x 3 image as its policy sees it (:func:`cell_colours`),
+    flattened to grid * grid."""
+    return cluster_cue(cell_colours(image, image_size, grid), clusters).flatten()
 
 
 #: Matte statistics per grid cell the grid head reads (mean alpha, mean 4 alpha (1 - alpha)).
@@ -643,36 +728,39 @@ class LearnedStrategy:
 
     Keeps the LSTM state across steps; :meth:`observe` feeds back each answered step's matte.
 
-    With ``PolicyConfig.candidates`` = K > 0 (the shipped policy: 20) the grid head's most
-    likely cell is taken among the cells nearest the K colour / position cluster centroids of
-    :func:`cluster_cue` that are not asked yet, and among all cells once they are. Why (ours,
-    measured on alphamatting-dev over five training seeds, BENCHMARKS.md): unrestricted, the
-    cloned policies asked where random regions would do as well; restricted, every seed is
-    better at every checkpoint. Most of that gain is the candidate set itself: ordering the
-    same cells by cluster size does nearly as well as the policy's order.
+    With ``PolicyConfig.candidates`` (the shipped policy: 5, 10, 20) the grid head's most
+    likely cell is taken among the open cells of :class:`CandidateLevels` (the cells nearest
+    the centroids of 5 colour / position clusters, then of 10, then of 20, each cluster
+    skipped once an answer covers it), and among all cells once no level has one left. Why
+    (ours, measured on alphamatting-dev over five training seeds, BENCHMARKS.md):
+    unrestricted, the cloned policies asked where random regions would do as well. With one
+    level of 20 clusters every seed got better at every checkpoint, mostly thanks to the
+    candidate set itself. Going coarse to fine helped again after 5, 10 and 15 regions; after
+    10 and 15 the policy's order beats the same cells asked by cluster size or at random
+    (after 5 every order has asked the same 5 cells).
     """
 
     policy: ActivePolicy
     state: PolicyState | None = field(default=None, repr=False)
     name: str = "learned"
-    candidate_cells: torch.Tensor | None = field(default=None, repr=False)
+    candidates: CandidateLevels | None = field(default=None, repr=False)
 
     def reset(self, image: np.ndarray) -> None:
         with torch.inference_mode():
             self.state = self.policy.begin(self.policy.image_tensor(image))
-            k = self.policy.config.candidates
-            self.candidate_cells = None
-            if k > 0 and self.policy.grid is not None:
-                self.candidate_cells = cluster_cue(self.state.colours, k).flatten(1) > 0
+            levels = candidate_levels(self.policy.config.candidates)
+            self.candidates = None
+            if levels and self.policy.grid is not None:
+                self.candidates = CandidateLevels.of(self.state.colours, levels)
 
     def next_location(self) -> tuple[float, float]:
         if self.state is None:
             raise InputError("call reset(image) before asking the policy for a suggestion")
         with torch.inference_mode():
             output, _ = self.policy.head(self.state)
-            if self.candidate_cells is not None:
-                open_cells = self.candidate_cells & (self.state.record[:, 0] <= 0)
-                if bool(open_cells.any()):
+            if self.candidates is not None:
+                open_cells = self.candidates.open_cells(self.state.record)
+                if open_cells is not None:
                     output = output.masked_fill(~open_cells, ASKED_LOGIT)
             location = self.policy.best_location(output)
         y, x = location[0].tolist()
