@@ -41,8 +41,9 @@ one of several places regresses to their average, near the image centre; that po
 worse than random regions on alphamatting-dev (BENCHMARKS.md). With ``colour_cues`` (the
 shipped policy) the grid head also reads how unlike the answered regions each cell's colour
 is, and where it lies in the frame (:func:`colour_cues`). With ``candidates`` (the shipped
-policy: 5, 10, 20) it chooses, at inference, among the cells of colour / position cluster
-centroids first, coarse to fine (:class:`CandidateLevels`, :class:`LearnedStrategy`).
+policy: 20) it chooses, at inference, among the cells of colour / position cluster centroids
+first (:class:`CandidateLevels`, which also allows several levels, coarse to fine;
+:class:`LearnedStrategy`).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ class PolicyConfig:
     #: At inference only (:class:`LearnedStrategy`; training never reads it): cluster counts,
     #: coarse to fine, of the :class:`CandidateLevels` the grid head chooses among before it
     #: may take any cell (ours). One number K means (K,); 0 or () every cell (policies shipped
-    #: before it existed). The shipped policy: (5, 10, 20).
+    #: before it existed). The shipped policy: (20,).
     candidates: int | tuple[int, ...] = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -331,7 +332,7 @@ def cluster_cue(colours: torch.Tensor, clusters: int = CLUSTERS) -> torch.Tensor
 class CandidateLevels:
     """Coarse-to-fine candidate cells for the grid head at inference (ours, not in the paper).
 
-    ``levels`` are cluster counts, coarse to fine (the shipped policy: 5, 10, 20). For each,
+    ``levels`` are cluster counts, coarse to fine (the shipped policy: just 20). For each,
     the cells are clustered by :func:`cell_clusters`. A cluster is *covered* once one of its
     cells has been answered fg or bg. The candidates are the unasked cells nearest the
     centroids of the uncovered clusters of the first level that has any; when no level has
@@ -339,7 +340,10 @@ class CandidateLevels:
     few broad colour / position groups, the later ones over finer groups that no answer
     has touched yet. Why: with one level of 20 clusters, the tenth question still lies in
     one of 20 groups, half of them unvisited, where the clustering baseline B3 asking 10
-    regions spreads them over 10 groups; see BENCHMARKS.md for the measured effect.
+    regions spreads them over 10 groups. Measured (BENCHMARKS.md, "Coarse-to-fine candidate
+    cells"): levels 5, 10, 20 beat one level of 20 on alphamatting-dev after 5, 10 and 15
+    regions, mostly through one image, and lose to it on held-out scenes after 15 and 20; so
+    the shipped policy keeps one level.
     """
 
     member: list[torch.Tensor]  # per level: B x cells, each cell's cluster
@@ -728,16 +732,14 @@ class LearnedStrategy:
 
     Keeps the LSTM state across steps; :meth:`observe` feeds back each answered step's matte.
 
-    With ``PolicyConfig.candidates`` (the shipped policy: 5, 10, 20) the grid head's most
-    likely cell is taken among the open cells of :class:`CandidateLevels` (the cells nearest
-    the centroids of 5 colour / position clusters, then of 10, then of 20, each cluster
-    skipped once an answer covers it), and among all cells once no level has one left. Why
-    (ours, measured on alphamatting-dev over five training seeds, BENCHMARKS.md):
-    unrestricted, the cloned policies asked where random regions would do as well. With one
-    level of 20 clusters every seed got better at every checkpoint, mostly thanks to the
-    candidate set itself. Going coarse to fine helped again after 5, 10 and 15 regions; after
-    10 and 15 the policy's order beats the same cells asked by cluster size or at random
-    (after 5 every order has asked the same 5 cells).
+    With ``PolicyConfig.candidates`` (the shipped policy: 20) the grid head's most likely
+    cell is taken among the open cells of :class:`CandidateLevels` (for one level K: the
+    cells nearest the centroids of K colour / position clusters not yet asked), and among all
+    cells once none is left. Why (ours, measured over five training seeds on
+    alphamatting-dev and on held-out procedural scenes, BENCHMARKS.md): unrestricted, the
+    cloned policies asked where random regions would do as well; restricted, they are better
+    than random regions at every checkpoint on both sets, mostly thanks to the candidate set
+    itself.
     """
 
     policy: ActivePolicy
