@@ -3,7 +3,9 @@
 Sets: alphamatting-dev with both trimaps (``../shared/data/alphamatting-dev``) and the first
 composite of each of the first N foregrounds of the seeded synthetic test set (made with
 :func:`mattebox.data.composition.ensure_test_set` if missing). Prints mean SAD / MSE / Grad /
-Conn (unknown region) per set and trimap, and optionally writes them as JSON.
+Conn (unknown region) per set and trimap, where the error lies (mean |alpha - true alpha| over
+the unknown pixels whose true alpha is pure, 0 or 1 within 0.02, and over the fractional ones;
+the share of pure ones off by more than 0.25), and optionally writes them as JSON.
 
 Usage::
 
@@ -29,7 +31,15 @@ from mattebox.train.dataset import load_eval_folder
 METRICS = ("sad", "mse", "grad", "conn")
 
 
+#: A true alpha below this or above 1 minus it counts as pure (fg or bg) in the error split.
+PURE = 0.02
+
+
 def score(method: str, cases, options: dict) -> dict[str, dict[str, float]]:
+    """Per trimap folder: the mean of each metric over the cases, the mean seconds, and the
+    error split: mean |alpha - true alpha| over the unknown pixels whose true alpha is pure
+    (``err_pure``) and over the fractional ones (``err_frac``), pooled over the cases, and the
+    share of pure unknown pixels off by more than 0.25 (``pure_wrong``)."""
     fn = get_method(method).fn
     groups: dict[str, list[dict]] = {}
     for case in cases:
@@ -37,9 +47,20 @@ def score(method: str, cases, options: dict) -> dict[str, dict[str, float]]:
         pred = fn(case.image, case.trimap, **options)
         row = metrics.all_metrics(pred, case.alpha, case.trimap)
         row["seconds"] = time.perf_counter() - began
+        unknown = case.trimap == 0.5
+        pure = unknown & ((case.alpha < PURE) | (case.alpha > 1.0 - PURE))
+        error = np.abs(pred - case.alpha)
+        row["split"] = (error[pure].sum(), pure.sum(), error[unknown & ~pure].sum(), (unknown & ~pure).sum(),
+                        (error[pure] > 0.25).sum())
         groups.setdefault(case.name.split("/")[-1], []).append(row)
-    return {name: {m: float(np.mean([r[m] for r in rows])) for m in (*METRICS, "seconds")}
-            for name, rows in groups.items()}
+    out = {}
+    for name, rows in groups.items():
+        means = {m: float(np.mean([r[m] for r in rows])) for m in (*METRICS, "seconds")}
+        pure_sum, pure_n, frac_sum, frac_n, wrong = np.sum([r["split"] for r in rows], axis=0)
+        means.update(err_pure=float(pure_sum / max(pure_n, 1)), err_frac=float(frac_sum / max(frac_n, 1)),
+                     pure_wrong=float(wrong / max(pure_n, 1)))
+        out[name] = means
+    return out
 
 
 def main(argv=None) -> int:
@@ -76,7 +97,9 @@ def main(argv=None) -> int:
             for trimap, means in score(method, cases, options).items():
                 results.setdefault(label, {})[f"{set_name}/{trimap}"] = means
                 print(f"{label:8s} {set_name + '/' + trimap:26s} " +
-                      "  ".join(f"{m} {means[m]:8.4f}" for m in (*METRICS, "seconds")), flush=True)
+                      "  ".join(f"{m} {means[m]:8.4f}" for m in (*METRICS, "seconds")) +
+                      f"  | err pure {means['err_pure']:.3f} frac {means['err_frac']:.3f}"
+                      f" pure>0.25 {means['pure_wrong']:.3f}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     return 0
