@@ -241,10 +241,15 @@ def test_candidate_levels_go_coarse_to_fine_past_covered_clusters():
     assert expected  # the case is not vacuous
     sizes = levels.open_sizes(record)[0]
     assert set(torch.nonzero(sizes).flatten().tolist()) == expected
-    # Every level used up: no candidates, the policy may take any cell.
-    record[0, 0] = 1.0
-    record[0, 1] = 1.0
-    assert levels.open_cells(record) is None
+    # Every level used up: no candidates, the policy may take any cell; in a batch, only the
+    # image whose levels are used up gets every cell.
+    both = CandidateLevels.of(colours.expand(2, -1, -1, -1), (3, 8))
+    pair = torch.cat([record, torch.zeros(1, RECORD, 36)])
+    pair[0, 0] = 1.0
+    pair[0, 1] = 1.0
+    cells = both.open_cells(pair)
+    assert bool(cells[0].all()) and set(torch.nonzero(cells[1]).flatten().tolist()) == set(nearest3[0].tolist())
+    assert levels.open_cells(pair[:1]) is None
 
 
 def strategy_location(env, top, left):

@@ -357,10 +357,14 @@ class CandidateLevels:
 
     def open_cells(self, record: torch.Tensor) -> torch.Tensor | None:
         """Candidate cells (B x cells, bool) given the question ``record`` (B x 3 x cells:
-        asked, answered fg, answered bg), or None once every level is used up (an image of the
-        batch whose levels are all used up gets no candidate)."""
+        asked, answered fg, answered bg), or None once every level of every image is used up;
+        an image of the batch whose levels are used up gets every cell."""
         found = self.open_sizes(record) > 0
-        return found if bool(found.any()) else None
+        spent = ~found.any(dim=1)
+        if bool(spent.all()):
+            return None
+        found[spent] = True
+        return found
 
     def open_sizes(self, record: torch.Tensor) -> torch.Tensor:
         """Per cell (B x cells), the size in cells of the uncovered cluster that the open
