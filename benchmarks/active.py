@@ -381,7 +381,7 @@ def main(argv=None) -> int:
         from mattebox.active.policy import candidate_levels
 
         levels = candidate_levels(policy.config.candidates)
-        tag, label = "-".join(map(str, levels)), "/".join(map(str, levels))
+        tag, label = "-".join(map(str, levels)) or "0", "/".join(map(str, levels)) or "no"
         result = sequence_block(cache, f"cells{tag}_size_{sm}", items, lambda: CandidateCells(levels), sm,
                                 steps, region)
         rows[f"cells of {label} clusters by size + {sm}"] = curve(result, steps)

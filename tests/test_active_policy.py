@@ -250,6 +250,7 @@ def test_candidate_levels_go_coarse_to_fine_past_covered_clusters():
     cells = both.open_cells(pair)
     assert bool(cells[0].all()) and set(torch.nonzero(cells[1]).flatten().tolist()) == set(nearest3[0].tolist())
     assert levels.open_cells(pair[:1]) is None
+    assert CandidateLevels.of(colours, ()).open_cells(torch.zeros(1, RECORD, 36)) is None
 
 
 def strategy_location(env, top, left):

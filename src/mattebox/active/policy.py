@@ -353,7 +353,8 @@ class CandidateLevels:
     @classmethod
     def of(cls, colours: torch.Tensor, levels: tuple[int, ...]) -> "CandidateLevels":
         """The clusterings of the cells' ``colours`` (B x 3 x grid x grid) for ``levels``."""
-        return cls(*map(list, zip(*(cell_clusters(colours, k) for k in levels))))
+        clusterings = [cell_clusters(colours, k) for k in levels]
+        return cls(*([c[i] for c in clusterings] for i in range(3)))
 
     def open_cells(self, record: torch.Tensor) -> torch.Tensor | None:
         """Candidate cells (B x cells, bool) given the question ``record`` (B x 3 x cells:
