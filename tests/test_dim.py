@@ -170,3 +170,24 @@ def test_shipped_weights_beat_a_flat_guess():
     flat = np.where(trimap == 0.5, 0.5, trimap)
     assert metrics.sad(pred, alpha, trimap) < 0.5 * metrics.sad(flat, alpha, trimap)
     assert math.isfinite(metrics.mse(pred, alpha, trimap))
+
+
+def test_pure_weight_scales_the_pure_unknown_pixels():
+    class Fixed(torch.nn.Module):
+        def __init__(self, alpha):
+            super().__init__()
+            self.alpha = alpha
+
+        def forward(self, image, trimap, refine=True, coarse_grad=True):
+            return {"alpha": self.alpha, "alpha_coarse": self.alpha}
+
+    true = torch.tensor([0.0, 1.0, 0.5, 0.3]).view(1, 1, 2, 2)  # two pure, two fractional
+    pred = torch.tensor([0.2, 0.8, 0.5, 0.3]).view(1, 1, 2, 2)  # wrong by 0.2 on the pure ones
+    batch = {"image": torch.zeros(1, 3, 2, 2), "fg": torch.zeros(1, 3, 2, 2), "bg": torch.zeros(1, 3, 2, 2),
+             "alpha": true, "trimap": torch.full((1, 1, 2, 2), 0.5)}
+    plain, _ = DIMObjective(Fixed(pred), refine_steps=1).loss(Fixed(pred), batch, 0)
+    weighted, _ = DIMObjective(Fixed(pred), refine_steps=1, pure_weight=3.0).loss(Fixed(pred), batch, 0)
+    assert plain.item() == pytest.approx(0.4 / 4, abs=1e-6)  # the paper's mean over the unknown pixels
+    assert weighted.item() == pytest.approx(3 * 0.4 / (3 * 2 + 2), abs=1e-6)
+    with pytest.raises(InputError, match="pure_weight"):
+        DIMObjective(Fixed(pred), pure_weight=0.0)

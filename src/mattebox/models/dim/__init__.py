@@ -28,7 +28,7 @@ def build_model(**options):
 
 
 def build_objective(model, **options):
-    """The staged DIM objective (options: coarse_steps, refine_steps, alpha_weight)."""
+    """The staged DIM objective (options: coarse_steps, refine_steps, alpha_weight, pure_weight)."""
     from .training import DIMObjective
 
     return DIMObjective(model, **options)
