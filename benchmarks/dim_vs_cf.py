@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mattebox import metrics
+from mattebox.models.dim.training import PURE  # within this of 0 or 1: a pure true alpha
 from mattebox.registry import get_method
 from mattebox.train.config import shared_data_dir
 from mattebox.train.dataset import load_eval_folder
@@ -31,8 +32,6 @@ from mattebox.train.dataset import load_eval_folder
 METRICS = ("sad", "mse", "grad", "conn")
 
 
-#: A true alpha below this or above 1 minus it counts as pure (fg or bg) in the error split.
-PURE = 0.02
 
 
 def score(method: str, cases, options: dict) -> dict[str, dict[str, float]]:

@@ -189,5 +189,6 @@ def test_pure_weight_scales_the_pure_unknown_pixels():
     weighted, _ = DIMObjective(Fixed(pred), refine_steps=1, pure_weight=3.0).loss(Fixed(pred), batch, 0)
     assert plain.item() == pytest.approx(0.4 / 4, abs=1e-6)  # the paper's mean over the unknown pixels
     assert weighted.item() == pytest.approx(3 * 0.4 / (3 * 2 + 2), abs=1e-6)
-    with pytest.raises(InputError, match="pure_weight"):
-        DIMObjective(Fixed(pred), pure_weight=0.0)
+    for bad in (0.0, -1.0, "3", True):
+        with pytest.raises(InputError, match="pure_weight"):
+            DIMObjective(Fixed(pred), pure_weight=bad)

@@ -43,7 +43,8 @@ class DIMObjective:
     pure_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        if not self.pure_weight > 0:
+        weight = self.pure_weight
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
             raise InputError(f"[objective] pure_weight must be > 0 (1: the paper's loss), not {self.pure_weight!r}")
 
     #: Names of the loss parts :meth:`loss` may report (columns of the training log).
