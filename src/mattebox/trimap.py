@@ -221,9 +221,11 @@ class LabelledStroke:
         mask[top:bottom, left:right] = distance <= self.radius
         return mask
 
-    def paint(self, trimap: np.ndarray) -> None:
-        """Set the stroke's pixels of ``trimap`` (in place) to its label."""
-        trimap[self.mask(trimap.shape)] = FOREGROUND if self.label == "fg" else BACKGROUND
+    def paint(self, trimap: np.ndarray) -> np.ndarray:
+        """Set the stroke's pixels of ``trimap`` (in place) to its label; returns their mask."""
+        mask = self.mask(trimap.shape)
+        trimap[mask] = FOREGROUND if self.label == "fg" else BACKGROUND
+        return mask
 
 
 def trimap_from_regions(

@@ -167,12 +167,10 @@ def location_for(top: int, left: int, shape: Sequence[int], size: int) -> tuple[
 def painted(trimap: np.ndarray, stroke: LabelledStroke) -> tuple[np.ndarray, tuple[int, int, int]]:
     """A copy of ``trimap`` with ``stroke`` painted, and (top, left, larger side) of the
     bounding box of the painted pixels (a stroke :class:`Step` keeps them)."""
-    mask = stroke.mask(trimap.shape)
-    rows, cols = np.nonzero(mask)
+    trimap = trimap.copy()
+    rows, cols = np.nonzero(stroke.paint(trimap))
     if rows.size == 0:
         raise InputError("the stroke paints no pixel of the image; draw it inside the image")
-    trimap = trimap.copy()
-    trimap[mask] = FOREGROUND if stroke.label == "fg" else BACKGROUND
     top, left = int(rows.min()), int(cols.min())
     return trimap, (top, left, int(max(rows.max() - top, cols.max() - left)) + 1)
 

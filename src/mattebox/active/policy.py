@@ -378,7 +378,7 @@ class CandidateLevels:
             k = nearest.shape[1]
             covered = torch.zeros(asked.shape[0], k + 1, dtype=torch.bool, device=asked.device)
             covered.scatter_(1, torch.where(answered, member, k), True)  # column k: unanswered
-            weight = sizes.clamp(min=1.0).float() * (~covered[:, :k]).float()
+            weight = sizes.float() * (~covered[:, :k]).float()  # an empty cluster has no cell
             cells = torch.zeros_like(found).scatter_reduce(1, nearest, weight, reduce="amax")
             cells = cells.masked_fill(asked, 0.0)
             take = pending & (cells > 0).any(dim=1)
