@@ -9,9 +9,8 @@ one background sample B taken from the known regions of the trimap:
 Here live these two formulas (scalar Numba functions, to inline into kernels) and what the
 samplers need around them: the integer labelling of a trimap (:func:`trimap_labels`) and its
 rows of unknown pixels (:func:`label_spans`); the expansion of known regions (Gastal and
-Oliveira 2010, Section 3.1); per-class chessboard distances (:func:`chessboard_distance`,
-:func:`packed_class_distances`, for walking rays) and nearest-pixel maps
-(:func:`nearest_of_class`); colour variances of small windows, at every pixel a sampler can
+Oliveira 2010, Section 3.1); per-class chessboard distances (:func:`chessboard_distance`)
+and nearest-pixel maps (:func:`nearest_of_class`); colour variances of small windows, at every pixel a sampler can
 pick (:func:`boundary_colour_variance`). Kernels compile on first use.
 """
 
@@ -187,24 +186,6 @@ def _known_chessboard_distance(labels):
         for x in range(labels.shape[1]):
             known[y, x] = 1 if labels[y, x] != UNKNOWN else 0
     return chessboard_distance(known, 1)
-
-
-#: Cap of the distances stored in :func:`packed_class_distances` (they fit 15 bits).
-PACKED_FAR = (1 << 15) - 1
-
-
-@njit(cache=True)
-def packed_class_distances(labels):
-    """Chessboard distances to the nearest foreground and background pixel in one int32 per
-    pixel: ``(d_f << 16) | d_b``, each capped at ``PACKED_FAR``. A pixel is foreground where
-    d_f == 0 and background where d_b == 0, so ray walks need a single load per pixel."""
-    dist_f = chessboard_distance(labels, FOREGROUND)
-    dist_b = chessboard_distance(labels, BACKGROUND)
-    out = np.empty(labels.shape, dtype=np.int32)
-    for y in range(labels.shape[0]):
-        for x in range(labels.shape[1]):
-            out[y, x] = (min(dist_f[y, x], PACKED_FAR) << 16) | min(dist_b[y, x], PACKED_FAR)
-    return out
 
 
 @njit(cache=True)

@@ -30,10 +30,10 @@ not depend on the number of threads.
    low-frequency alpha, by the confidence f^l = min(1, ||F^l - B^l|| / D_FB)
    exp(-lambda M_p(F^l, B^l)) (see :func:`_smooth`).
 
-Speed without changing the result of stage 2: rays jump over pixels by the chessboard
-distance to the classes they still seek, path energies are walked nearest sample first and a
-walk stops once its energy must exceed the smallest one of its class, and a pair's N_p sum
-stops once the pair cannot win. Stages 3 and 4 run along rows of unknown pixels, runs of a row
+Speed: the rays of one direction are the digital lines of that direction, so a single sweep
+over the image finds, for every pixel at once, the first sample of each class and the path
+energy to it (see :func:`_sweep_direction`); a pair's N_p sum stops once the pair cannot win
+(neither changes the result). Stages 3 and 4 run along rows of unknown pixels, runs of a row
 fewer than JOIN_GAP pixels apart joined (their cost is per run and window offset), and the
 refinement keeps its 3 best pairs as sortable integer keys (see :func:`_refine`).
 
@@ -50,18 +50,14 @@ from numba import njit, prange
 from ..registry import register_method
 from ._sampling import (
     BACKGROUND,
-    FAR,
     FOREGROUND,
-    PACKED_FAR,
     PROJECTION_EPSILON,
     UNKNOWN,
-    chessboard_distance,
     distortion_sq,
     expand_known_regions,
     joined_spans,
     label_spans,
     nearest_of_both_classes,
-    packed_class_distances,
     project_alpha,
     tiled_spans,
     trimap_labels,
@@ -101,258 +97,215 @@ def _power(x, exponent, small_int):
     return x**exponent
 
 
-@njit(cache=True)
-def _first_samples(packed, y, x, steps, found_f, found_b, position, value, wanted):
-    """Step numbers of the first foreground and background pixel on each ray from (y, x).
-
-    Step i of ray r is pixel floor((y, x) + 1/2 + i steps[r]), computed in 32.32 fixed point
-    (see :func:`_ray_steps`); one coordinate of a step is +-1, so a ray advances one pixel
-    along its major axis per step and skips no pixel. Pixels k steps apart are at most k
-    apart in chessboard distance, so a ray jumps by the chessboard distance to the nearest
-    pixel of a class it still seeks (``packed``, see
-    :func:`~mattebox.solvers._sampling.packed_class_distances`) without passing one. The rays
-    advance in turn, so that the processor overlaps their memory accesses. Writes step
-    numbers into ``found_f``, ``found_b`` (-1: the ray left the image first); ``position``,
-    ``value`` and ``wanted`` are scratch arrays of one entry per ray.
-    """
-    height, width = packed.shape
-    rays = steps.shape[0]
-    origin_y, origin_x = (y << 32) + HALF, (x << 32) + HALF
-    start = packed[y, x]
-    for r in range(rays):
-        found_f[r] = found_b[r] = -1
-        position[r] = 0
-        value[r] = start
-        wanted[r] = 3  # bit 1: foreground, bit 2: background
-    active = rays
-    while active > 0:
-        for r in range(rays):
-            want = wanted[r]
-            if want == 0:
-                continue
-            v = value[r]
-            jump = PACKED_FAR
-            if want & 1:
-                jump = min(jump, v >> 16)
-            if want & 2:
-                jump = min(jump, v & 0xFFFF)
-            i = position[r] + max(1, jump)
-            qy = (origin_y + i * steps[r, 0]) >> 32
-            qx = (origin_x + i * steps[r, 1]) >> 32
-            if qy < 0 or qy >= height or qx < 0 or qx >= width:
-                wanted[r] = 0
-                active -= 1
-                continue
-            v = packed[qy, qx]
-            if want & 1 and (v >> 16) == 0:
-                found_f[r] = i
-                want &= 2
-            elif want & 2 and (v & 0xFFFF) == 0:
-                found_b[r] = i
-                want &= 1
-            if want == 0:
-                active -= 1
-            wanted[r], value[r], position[r] = want, v, i
-
-
 @njit(cache=True, parallel=True)
-def _neighbour_differences(image):
+def _difference_planes(image):
     """||C_q - C_p|| from every pixel p to its right (E), lower (S), lower-right (SE) and
-    lower-left (SW) neighbour q, as float32 H x W x 4 (0 where q is outside the image): the
-    four values of a pixel share a cache line, which is what ray walks fetch."""
+    lower-left (SW) neighbour q, as float32 planes 4 x H x W (0 where q is outside the
+    image): the colour steps of the ray sweeps (see :func:`_sweep_direction`)."""
     height, width, _ = image.shape
-    out = np.zeros((height, width, 4), dtype=np.float32)
+    out = np.zeros((4, height, width), dtype=np.float32)
     for y in prange(height):
-        for x in range(width):
-            for k in range(4):
-                dy = 0 if k == 0 else 1
-                dx = 1 if k == 0 or k == 2 else (0 if k == 1 else -1)
-                if y + dy >= height or x + dx < 0 or x + dx >= width:
-                    continue
+        for k in range(4):
+            dy = 0 if k == 0 else 1
+            dx = 1 if k == 0 or k == 2 else (0 if k == 1 else -1)
+            if y + dy >= height:
+                continue
+            for x in range(max(0, -dx), min(width, width - dx)):
                 e0 = image[y + dy, x + dx, 0] - image[y, x, 0]
                 e1 = image[y + dy, x + dx, 1] - image[y, x, 1]
                 e2 = image[y + dy, x + dx, 2] - image[y, x, 2]
-                out[y, x, k] = math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
+                out[k, y, x] = math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
     return out
 
 
 @njit(cache=True, inline="always")
-def _walk_energy(image, flat_diffs, y, x, step_y, step_x, straight, diagonal, start, energy, stop,
-                 bound):
-    """Continue the path energy of a ray (fixed-point steps, see :func:`_first_samples`) from
-    step ``start`` (energy so far ``energy``) to step ``stop``; returns (last step walked,
-    energy). The walk gives up, before ``stop``, once the energy of the whole path to step
-    ``stop`` is sure to reach ``bound``: the rest of the path costs at least the colour
-    difference between its ends (triangle inequality), checked every 8 steps.
-
-    E_p (Eq. 3) integrates |grad I . direction| along the ray; with one pixel per step it is
-    the sum of the colour differences of consecutive ray pixels. A step is straight or
-    diagonal; ``straight`` and ``diagonal`` say where its difference lies in the flattened
-    :func:`_neighbour_differences` relative to the step's first pixel (see
-    :func:`_step_offsets`).
-    """
-    width = image.shape[1]
-    origin_y, origin_x = (y << 32) + HALF, (x << 32) + HALF
-    bounded = bound < np.inf
-    sy = (origin_y + stop * step_y) >> 32
-    sx = (origin_x + stop * step_x) >> 32
-    t0, t1, t2 = image[sy, sx, 0], image[sy, sx, 1], image[sy, sx, 2]
-    i = start
-    py = (origin_y + i * step_y) >> 32
-    px = (origin_x + i * step_x) >> 32
-    while i < stop:
-        if bounded and (i - start) % 8 == 0:
-            e0, e1, e2 = image[py, px, 0] - t0, image[py, px, 1] - t1, image[py, px, 2] - t2
-            if energy + math.sqrt(e0 * e0 + e1 * e1 + e2 * e2) >= bound:
-                break
-        i += 1
-        qy = (origin_y + i * step_y) >> 32
-        qx = (origin_x + i * step_x) >> 32
-        step = diagonal if qy != py and qx != px else straight
-        energy += flat_diffs[4 * (py * width + px) + step]
-        py, px = qy, qx
-    return i, energy
+def _colour_distance(image, y, x, qy, qx):
+    e0 = image[qy, qx, 0] - image[y, x, 0]
+    e1 = image[qy, qx, 1] - image[y, x, 1]
+    e2 = image[qy, qx, 2] - image[y, x, 2]
+    return math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
 
 
 @njit(cache=True)
-def _insert_sample(pos, ray, step, dist, count, r, i, y, x, step_y, step_x, length):
-    """Insert the sample at step ``i`` of ray ``r`` (fixed-point steps, ``length`` the step
-    length in pixels) into lists kept sorted by distance along the ray (ties keep ray order);
-    returns the new count."""
-    d = i * length
-    slot = count
-    while slot > 0 and dist[slot - 1] > d:
-        pos[slot, 0], pos[slot, 1] = pos[slot - 1, 0], pos[slot - 1, 1]
-        ray[slot], step[slot], dist[slot] = ray[slot - 1], step[slot - 1], dist[slot - 1]
-        slot -= 1
-    pos[slot, 0] = ((y << 32) + HALF + i * step_y) >> 32
-    pos[slot, 1] = ((x << 32) + HALF + i * step_x) >> 32
-    ray[slot], step[slot], dist[slot] = r, i, d
-    return count + 1
-
-
-@njit(cache=True)
-def _step_offsets(step_y, step_x, width):
-    """Where a straight and a diagonal step of a ray with fixed-point steps (step_y, step_x)
-    find their colour difference in the flattened :func:`_neighbour_differences` (H x W x 4:
-    E, S, SE, SW), relative to 4 x the flat index of the step's first pixel."""
-    sign_y = (step_y > 0) - (step_y < 0)
-    sign_x = (step_x > 0) - (step_x < 0)
-    up, left, right = min(0, sign_y), min(0, sign_x), max(0, sign_x)
-    straight = 4 * left if abs(step_x) >= abs(step_y) else 4 * up * width + 1
-    if sign_y == sign_x:
-        diagonal = 4 * (up * width + left) + 2
-    else:
-        diagonal = 4 * (up * width + right) + 3
-    return straight, diagonal
-
-
-@njit(cache=True)
-def _segment_energy(image, flat_diffs, y, x, sy, sx):
+def _segment_energy(image, y, x, sy, sx):
     """E_p(s) along the straight segment (y, x) -> (sy, sx) (fallback samples, see
-    :func:`_gather`): exact, one pixel per major-axis step, up to FALLBACK_POINTS steps; a
-    longer segment is read at FALLBACK_POINTS evenly spaced points and the colour distances
-    between consecutive points are summed (a lower bound of the full walk's sum)."""
+    :func:`_gather`): exact, one pixel per major-axis step (32.32 fixed point, the pixel
+    floor(p + 1/2 + i step)), up to FALLBACK_POINTS steps; a longer segment is read at
+    FALLBACK_POINTS evenly spaced points and the colour distances between consecutive points
+    are summed (a lower bound of the full walk's sum)."""
     steps = max(abs(sy - y), abs(sx - x))
     if steps == 0:
         return 0.0
     step_y, step_x = ((sy - y) << 32) // steps, ((sx - x) << 32) // steps
-    if steps <= FALLBACK_POINTS:
-        straight, diagonal = _step_offsets(step_y, step_x, image.shape[1])
-        return _walk_energy(image, flat_diffs, y, x, step_y, step_x, straight, diagonal, 0,
-                            0.0, steps, np.inf)[1]
     origin_y, origin_x = (y << 32) + HALF, (x << 32) + HALF
+    points = min(steps, FALLBACK_POINTS)
     energy = 0.0
     py, px = y, x
-    for k in range(1, FALLBACK_POINTS + 1):
-        i = (k * steps) // FALLBACK_POINTS
+    for k in range(1, points + 1):
+        i = (k * steps) // points
         qy = (origin_y + i * step_y) >> 32
         qx = (origin_x + i * step_x) >> 32
-        e0 = image[qy, qx, 0] - image[py, px, 0]
-        e1 = image[qy, qx, 1] - image[py, px, 1]
-        e2 = image[qy, qx, 2] - image[py, px, 2]
-        energy += math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
+        energy += _colour_distance(image, py, px, qy, qx)
         py, px = qy, qx
     return energy
 
 
+#: Step count of a ray that leaves the image before meeting a pixel of the class.
+NO_SAMPLE = 1 << 30
+
+
+@njit(cache=True, inline="always")
+def _line_offset(a, slope):
+    """Minor coordinate of a ray line at major coordinate ``a``: floor(a kappa + 1/2), with
+    kappa in 32.32 fixed point (``slope``, see :func:`_ray_lines`)."""
+    return (a * slope + HALF) >> 32
+
+
+@njit(cache=True)
+def _sweep_direction(is_f, is_b, planes, index, sigma, slope, row_phase, col_phase, ray,
+                     steps_f, steps_b, energy_f, energy_b):
+    """First foreground and background pixel, and the path energy to each, along one ray
+    direction from the unknown pixels of a frame (see :func:`_ray_lines`).
+
+    The rays of a direction are the digital lines b = c + floor(a kappa + 1/2) of the frame
+    (a its major, b its minor coordinate), walked towards sign ``sigma`` of a. Every pixel
+    lies on one line and its ray is the rest of that line, so a pixel's answers follow from
+    those of its successor (a + sigma, b + delta(a)):
+
+        n(p) = 0 if p is of the class, else n(successor) + 1     (steps to the first one)
+        E(p) = 0 if p is of the class, else E(successor) + ||C_successor - C_p||
+
+    (Eq. 3 summed pixel by pixel). Rows are swept from the far end of the rays; delta is the
+    same along a row, so the inner loop reads contiguous memory and vectorises. ``planes``
+    are the frame's E, S, SE, SW colour differences (:func:`_difference_planes`). Answers
+    go to the unknown pixels (``index`` >= 0: their row in the outputs) whose row and column
+    are ``row_phase``, ``col_phase`` modulo 3 (the window pixel whose ray this is), in
+    column ``ray``; NO_SAMPLE steps: the ray leaves the image first.
+    """
+    height, width = is_f.shape
+    n_f = np.full(width, NO_SAMPLE, dtype=np.int32)
+    n_b = np.full(width, NO_SAMPLE, dtype=np.int32)
+    e_f = np.zeros(width, dtype=np.float32)
+    e_b = np.zeros(width, dtype=np.float32)
+    row_n_f, row_n_b, row_e_f, row_e_b = n_f.copy(), n_b.copy(), e_f.copy(), e_b.copy()
+    zero = np.float32(0.0)
+    for t in range(height):
+        a = height - 1 - t if sigma > 0 else t
+        # n_f .. e_b: the successor row's answers; row_n_f .. row_e_b: this row's.
+        n_f, row_n_f = row_n_f, n_f
+        n_b, row_n_b = row_n_b, n_b
+        e_f, row_e_f = row_e_f, e_f
+        e_b, row_e_b = row_e_b, e_b
+        lo = hi = 0
+        if t > 0:
+            delta = _line_offset(a + sigma, slope) - _line_offset(a, slope)
+            # Where the colour step (a, b) -> (a + sigma, b + delta) is stored.
+            if sigma > 0:
+                plane, row, shift = (1 if delta == 0 else (2 if delta > 0 else 3)), a, 0
+            else:
+                plane, row, shift = (1 if delta == 0 else (3 if delta > 0 else 2)), a - 1, delta
+            lo, hi = max(0, -delta), min(width, width - delta)
+            # Slices, so that every index below is a loop counter: a signed offset inside
+            # the index makes Numba check it for wraparound, and the loop then runs ~20x
+            # slower (it no longer vectorises).
+            diff = planes[plane, row, lo + shift:hi + shift]
+            f_row, b_row = is_f[a, lo:hi], is_b[a, lo:hi]
+            from_n_f, from_e_f = n_f[lo + delta:hi + delta], e_f[lo + delta:hi + delta]
+            from_n_b, from_e_b = n_b[lo + delta:hi + delta], e_b[lo + delta:hi + delta]
+            to_n_f, to_e_f = row_n_f[lo:hi], row_e_f[lo:hi]
+            to_n_b, to_e_b = row_n_b[lo:hi], row_e_b[lo:hi]
+            for i in range(hi - lo):
+                to_n_f[i] = 0 if f_row[i] else min(from_n_f[i] + 1, NO_SAMPLE)
+                to_e_f[i] = zero if f_row[i] else from_e_f[i] + diff[i]
+                to_n_b[i] = 0 if b_row[i] else min(from_n_b[i] + 1, NO_SAMPLE)
+                to_e_b[i] = zero if b_row[i] else from_e_b[i] + diff[i]
+        for b in range(width if t == 0 else 0):  # no successor row: the first row swept
+            row_n_f[b] = 0 if is_f[a, b] else NO_SAMPLE
+            row_n_b[b] = 0 if is_b[a, b] else NO_SAMPLE
+            row_e_f[b] = row_e_b[b] = zero
+        if hi - lo < width and t > 0:  # the one pixel whose successor is off the side
+            b = 0 if lo > 0 else width - 1
+            row_n_f[b] = 0 if is_f[a, b] else NO_SAMPLE
+            row_n_b[b] = 0 if is_b[a, b] else NO_SAMPLE
+            row_e_f[b] = row_e_b[b] = zero
+        if a % 3 == row_phase:
+            for b in range(col_phase, width, 3):
+                k = index[a, b]
+                if k >= 0:
+                    steps_f[k, ray], energy_f[k, ray] = row_n_f[b], row_e_f[b]
+                    steps_b[k, ray], energy_b[k, ray] = row_n_b[b], row_e_b[b]
+
+
 @njit(cache=True, parallel=True)
-def _gather(image, diffs, packed, variance, nearest_f, nearest_b, spans, step_table, step_length,
-            walk_offsets, exponents, int_exponents, out_f, out_b, out_d, out_inv, out_var,
-            out_pf):
+def _sweep_rays(frame_f, frame_b, frame_planes, frame_index, lines, steps_f, steps_b,
+                energy_f, energy_b):
+    """:func:`_sweep_direction` for every direction of :func:`_ray_lines`, one task each.
+    The frame arguments are pairs: the image's frame, then the transposed one."""
+    rays = lines.shape[1]
+    for task in prange(9 * rays):
+        w, r = task // rays, task % rays
+        frame, sigma, slope = lines[w, r, 0], lines[w, r, 1], lines[w, r, 2]
+        if frame == 0:
+            _sweep_direction(frame_f[0], frame_b[0], frame_planes[0], frame_index[0], sigma,
+                             slope, w // 3, w % 3, r, steps_f, steps_b, energy_f, energy_b)
+        else:
+            _sweep_direction(frame_f[1], frame_b[1], frame_planes[1], frame_index[1], sigma,
+                             slope, w % 3, w // 3, r, steps_f, steps_b, energy_f, energy_b)
+
+
+@njit(cache=True, inline="always")
+def _ray_pixel(lines, w, r, y, x, steps):
+    """The pixel ``steps`` steps along ray r of window pixel w from (y, x)."""
+    frame, sigma, slope = lines[w, r, 0], lines[w, r, 1], lines[w, r, 2]
+    a, b = (y, x) if frame == 0 else (x, y)
+    a2 = a + sigma * steps
+    b2 = b + _line_offset(a2, slope) - _line_offset(a, slope)
+    return (a2, b2) if frame == 0 else (b2, a2)
+
+
+@njit(cache=True, parallel=True)
+def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, nearest_f, nearest_b,
+            spans, exponents, int_exponents, out_f, out_b, out_d, out_inv, out_var, out_pf):
     """Stage 2 (Section 3.2): the best (foreground, background) pair of every unknown pixel.
 
-    Writes the pair's colours into the planes ``out_f``, ``out_b`` (3 x H x W), for stage 3
-    d = F - B (``out_d``) and 1 / (||d||^2 + epsilon) (``out_inv``), and the colour variances
-    of the 5 x 5 windows around the two samples (read from ``variance``) into ``out_var``,
-    and PF_p into ``out_pf`` (H x W). A pixel whose rays meet no pixel of a class takes the
-    pixel that ``nearest_f`` or ``nearest_b`` names (see
+    The rays' first samples and path energies come from :func:`_sweep_rays` (row k of its
+    outputs: the k-th unknown pixel in raster order, ``spans[:, 3]``). Writes the pair's
+    colours into the planes ``out_f``, ``out_b`` (3 x H x W), for stage 3 d = F - B
+    (``out_d``) and 1 / (||d||^2 + epsilon) (``out_inv``), the colour variances of the 5 x 5
+    windows around the two samples (read from ``variance``) into ``out_var``, and PF_p into
+    ``out_pf`` (H x W). A pixel whose rays meet no pixel of a class takes the pixel that
+    ``nearest_f`` or ``nearest_b`` names (see
     :func:`~mattebox.solvers._sampling.nearest_of_class`); when these are empty, its PF_p is
     set to NaN and nothing else is written, for a second call on those pixels alone.
     """
-    height, width = packed.shape
-    flat_diffs = diffs.ravel()
-    num_rays = step_table.shape[1]
+    height, width = image.shape[0], image.shape[1]
+    num_rays = lines.shape[1]
     e_n, e_a, e_f, e_b = exponents[0], exponents[1], exponents[2], exponents[3]
     i_n, i_a, i_f, i_b = int_exponents[0], int_exponents[1], int_exponents[2], int_exponents[3]
     for span in prange(spans.shape[0]):
-        f_pos = np.empty((num_rays + 1, 2), dtype=np.int64)
-        b_pos = np.empty((num_rays + 1, 2), dtype=np.int64)
-        f_cost = np.empty(num_rays + 1)
-        b_cost = np.empty(num_rays + 1)
-        f_ray = np.empty(num_rays + 1, dtype=np.int64)
-        b_ray = np.empty(num_rays + 1, dtype=np.int64)
-        f_step = np.empty(num_rays + 1, dtype=np.int64)
-        b_step = np.empty(num_rays + 1, dtype=np.int64)
-        f_dist = np.empty(num_rays + 1)
-        b_dist = np.empty(num_rays + 1)
-        ray_step = np.empty(num_rays, dtype=np.int64)
-        ray_energy = np.empty(num_rays)
-        found_f = np.empty(num_rays, dtype=np.int64)
-        found_b = np.empty(num_rays, dtype=np.int64)
-        scratch_i = np.empty(num_rays, dtype=np.int64)
-        scratch_v = np.empty(num_rays, dtype=np.int64)
-        scratch_w = np.empty(num_rays, dtype=np.int64)
+        f_pos = np.empty((num_rays, 2), dtype=np.int64)
+        b_pos = np.empty((num_rays, 2), dtype=np.int64)
+        f_cost = np.empty(num_rays)
+        b_cost = np.empty(num_rays)
         y = spans[span, 0]
         for x in range(spans[span, 1], spans[span, 2]):
+            k = spans[span, 3] + x - spans[span, 1]
             rotation = 3 * (y % 3) + (x % 3)
-            # Samples: the first foreground and background pixel of every ray, nearest first.
+            # Samples: the first foreground and background pixel of every ray, and min E_p
+            # of each class (Eq. 5).
             nf = nb = 0
-            _first_samples(packed, y, x, step_table[rotation], found_f, found_b, scratch_i,
-                           scratch_v, scratch_w)
-            for r in range(num_rays):
-                sy, sx = step_table[rotation, r, 0], step_table[rotation, r, 1]
-                step_f, step_b = found_f[r], found_b[r]
-                if step_f >= 0:
-                    nf = _insert_sample(f_pos, f_ray, f_step, f_dist, nf, r, step_f, y, x, sy, sx,
-                                        step_length[rotation, r])
-                if step_b >= 0:
-                    nb = _insert_sample(b_pos, b_ray, b_step, b_dist, nb, r, step_b, y, x, sy, sx,
-                                        step_length[rotation, r])
-            # min E_p of each class (Eq. 5). Samples are visited nearest first and a walk
-            # stops once its energy must reach the class minimum so far: the minima are exact.
-            ray_step[:] = 0
-            ray_energy[:] = 0.0
             min_ef = min_eb = np.inf
-            done_f = done_b = 0
-            while done_f < nf or done_b < nb:
-                take_f = done_b >= nb or (done_f < nf and f_dist[done_f] <= b_dist[done_b])
-                if take_f:
-                    r, target, bound = f_ray[done_f], f_step[done_f], min_ef
-                    done_f += 1
-                else:
-                    r, target, bound = b_ray[done_b], b_step[done_b], min_eb
-                    done_b += 1
-                if ray_step[r] < target:
-                    ray_step[r], ray_energy[r] = _walk_energy(
-                        image, flat_diffs, y, x, step_table[rotation, r, 0],
-                        step_table[rotation, r, 1], walk_offsets[rotation, r, 0],
-                        walk_offsets[rotation, r, 1], ray_step[r], ray_energy[r], target, bound)
-                if ray_step[r] == target:
-                    if take_f:
-                        min_ef = min(min_ef, ray_energy[r])
-                    else:
-                        min_eb = min(min_eb, ray_energy[r])
+            for r in range(num_rays):
+                if steps_f[k, r] < NO_SAMPLE:
+                    f_pos[nf, 0], f_pos[nf, 1] = _ray_pixel(lines, rotation, r, y, x,
+                                                            steps_f[k, r])
+                    min_ef = min(min_ef, energy_f[k, r])
+                    nf += 1
+                if steps_b[k, r] < NO_SAMPLE:
+                    b_pos[nb, 0], b_pos[nb, 1] = _ray_pixel(lines, rotation, r, y, x,
+                                                            steps_b[k, r])
+                    min_eb = min(min_eb, energy_b[k, r])
+                    nb += 1
             # No ray met a class: fall back on its nearest pixel (the paper is silent).
             if (nf == 0 or nb == 0) and nearest_f.size == 0:
                 out_pf[y, x] = np.nan
@@ -361,12 +314,12 @@ def _gather(image, diffs, packed, variance, nearest_f, nearest_b, spans, step_ta
                 fy, fx = nearest_f[y, x] // width, nearest_f[y, x] % width
                 f_pos[0, 0], f_pos[0, 1] = fy, fx
                 nf = 1
-                min_ef = _segment_energy(image, flat_diffs, y, x, fy, fx)
+                min_ef = _segment_energy(image, y, x, fy, fx)
             if nb == 0:
                 by, bx = nearest_b[y, x] // width, nearest_b[y, x] % width
                 b_pos[0, 0], b_pos[0, 1] = by, bx
                 nb = 1
-                min_eb = _segment_energy(image, flat_diffs, y, x, by, bx)
+                min_eb = _segment_energy(image, y, x, by, bx)
             total = min_ef + min_eb
             pf = min_eb / total if total > 0.0 else 0.5  # PF_p, Eq. 5
             out_pf[y, x] = pf
@@ -623,23 +576,22 @@ def _smoothing_kernel(window: float) -> tuple[np.ndarray, np.ndarray]:
     return offsets, weights
 
 
-def _ray_steps(rays: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-step (dy, dx) of the k_g rays of each of the 9 pixels of a 3 x 3 window, in 32.32
-    fixed point, and the step lengths in pixels. Ray j of window pixel w = 3 (y mod 3) +
-    (x mod 3) has angle 2 pi (j + w / 9) / k_g (Section 3.2); steps are scaled so that the
-    major axis advances exactly one pixel per step."""
-    angles = (np.arange(rays)[None, :] + np.arange(9)[:, None] / 9.0) * (2.0 * math.pi / rays)
-    steps = np.stack([np.sin(angles), np.cos(angles)], axis=2)
-    steps /= np.abs(steps).max(axis=2, keepdims=True)
-    fixed = np.round(steps * float(1 << 32)).astype(np.int64)
-    return fixed, np.hypot(steps[..., 0], steps[..., 1])
-
-
-def _walk_offsets(steps: np.ndarray, width: int) -> np.ndarray:
-    """:func:`_step_offsets` (straight, diagonal) of every ray of :func:`_ray_steps`."""
-    out = np.empty(steps.shape, dtype=np.int64)
-    for index in np.ndindex(steps.shape[:2]):
-        out[index] = _step_offsets(int(steps[index][0]), int(steps[index][1]), width)
+def _ray_lines(rays: int) -> np.ndarray:
+    """The k_g ray directions of each of the 9 pixels of a 3 x 3 window, as (frame, sigma,
+    kappa) int64 rows, 9 x k_g x 3. Ray j of window pixel w = 3 (y mod 3) + (x mod 3) has
+    angle 2 pi (j + w / 9) / k_g (Section 3.2). A ray whose direction is nearer the y axis
+    (|dy| >= |dx|) is swept in the image's frame (0), any other in the transposed one (1), so
+    that it always advances one pixel per step along the frame's major axis a: sigma = +-1
+    is its sign there, and kappa = d(minor) / d(major) (|kappa| <= 1, 32.32 fixed point)
+    gives the digital lines b = c + floor(a kappa + 1/2) it follows (see
+    :func:`_sweep_direction`)."""
+    out = np.empty((9, rays, 3), dtype=np.int64)
+    for w in range(9):
+        for r in range(rays):
+            angle = (r + w / 9.0) * (2.0 * math.pi / rays)
+            dy, dx = math.sin(angle), math.cos(angle)
+            frame, major, minor = (0, dy, dx) if abs(dy) >= abs(dx) else (1, dx, dy)
+            out[w, r] = frame, 1 if major > 0 else -1, round(minor / major * float(1 << 32))
     return out
 
 
@@ -666,6 +618,54 @@ def _layers(image, labels, fg_planes=None, bg_planes=None):
     return fg, bg
 
 
+def _gather_stage(image, labels, spans, rays, exps, int_exps):
+    """Stage 2 on every unknown pixel of ``labels`` (runs ``spans``): the rays swept direction
+    by direction (:func:`_sweep_rays`), then the pairs chosen (:func:`_gather`). Returns the
+    planes F, B, d = F - B, 1 / (||d||^2 + epsilon), the samples' colour variances and PF_p
+    (see :func:`_gather`)."""
+    height, width = labels.shape
+    unknown = labels == UNKNOWN
+    count = int(np.count_nonzero(unknown))
+    index = np.full(unknown.shape, -1, dtype=np.int32)  # row of a pixel in the ray outputs
+    index[unknown] = np.arange(count, dtype=np.int32)
+    # The rays' first samples and path energies, direction by direction; frame 0 is the
+    # image, frame 1 its transpose (for the rays nearer the x axis).
+    lines = _ray_lines(rays)
+    is_f = (labels == FOREGROUND).view(np.uint8)
+    is_b = (labels == BACKGROUND).view(np.uint8)
+    image_t = np.ascontiguousarray(image.transpose(1, 0, 2))
+    found = (np.empty((count, rays), dtype=np.int32), np.empty((count, rays), dtype=np.int32),
+             np.empty((count, rays), dtype=np.float32), np.empty((count, rays), dtype=np.float32))
+    _sweep_rays((is_f, np.ascontiguousarray(is_f.T)), (is_b, np.ascontiguousarray(is_b.T)),
+                (_difference_planes(image), _difference_planes(image_t)),
+                (index, np.ascontiguousarray(index.T)), lines, *found)
+
+    gathered = (
+        np.empty((3, height, width), dtype=np.float32),  # F
+        np.empty((3, height, width), dtype=np.float32),  # B
+        np.empty((3, height, width), dtype=np.float32),  # d = F - B
+        np.full((height, width), np.nan, dtype=np.float32),  # 1 / (||d||^2 + epsilon)
+        np.empty((2, height, width), dtype=np.float32),  # sigma_f^2, sigma_b^2
+        np.empty((height, width), dtype=np.float32),  # PF_p
+    )
+    inputs = (*found, lines, boundary_colour_variance(image, labels, VARIANCE_RADIUS))
+    # Nearest-pixel maps for pixels whose rays miss a class: built up front when most of the
+    # image is unknown (then most pixels need them), else only if a first pass needs them.
+    if 2 * count > unknown.size:
+        maps = nearest_of_both_classes(labels)
+    else:
+        maps = np.empty((0, 0), dtype=np.int64), np.empty((0, 0), dtype=np.int64)
+    _gather(image, *inputs, *maps, tiled_spans(spans, GATHER_TILE), exps, int_exps, *gathered)
+    missing = np.isnan(gathered[5]) & unknown
+    if missing.any():
+        maps = nearest_of_both_classes(labels)
+        again = label_spans(missing.view(np.uint8), 1)
+        again[:, 3] = index[again[:, 0], again[:, 1]]
+        _gather(image, *inputs, *maps, tiled_spans(again, GATHER_TILE), exps, int_exps,
+                *gathered)
+    return gathered
+
+
 def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, exponents,
            refinement_radius, confidence_lambda, smoothing_window,
            layers=True):
@@ -689,32 +689,8 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
     height, width = labels.shape
     exps = np.asarray(exponents, dtype=np.float64)
     int_exps = np.array([_small_int(e) for e in exps], dtype=np.int64)
-    gathered_f = np.empty((3, height, width), dtype=np.float32)
-    gathered_b = np.empty((3, height, width), dtype=np.float32)
-    gathered_d = np.empty((3, height, width), dtype=np.float32)
-    gathered_inv = np.full((height, width), np.nan, dtype=np.float32)
-    gathered_var = np.empty((2, height, width), dtype=np.float32)
-    variance = boundary_colour_variance(image, labels, VARIANCE_RADIUS)
-    steps, step_length = _ray_steps(rays)
-    diffs, packed = _neighbour_differences(image), packed_class_distances(labels)
-    walks = _walk_offsets(steps, width)
-    pf = np.empty((height, width), dtype=np.float32)
-    gathered = (gathered_f, gathered_b, gathered_d, gathered_inv, gathered_var, pf)
-    # Nearest-pixel maps for pixels whose rays miss a class: built up front when most of the
-    # image is unknown (then most pixels need them), else only if a first pass needs them.
-    unknown = labels == UNKNOWN
-    if 2 * np.count_nonzero(unknown) > unknown.size:
-        maps = nearest_of_both_classes(labels)
-    else:
-        maps = np.empty((0, 0), dtype=np.int64), np.empty((0, 0), dtype=np.int64)
-    _gather(image, diffs, packed, variance, *maps, tiled_spans(spans, GATHER_TILE), steps,
-            step_length, walks, exps, int_exps, *gathered)
-    missing = np.isnan(pf) & unknown
-    if missing.any():
-        maps = nearest_of_both_classes(labels)
-        again = tiled_spans(label_spans(missing.view(np.uint8), 1), GATHER_TILE)
-        _gather(image, diffs, packed, variance, *maps, again, steps, step_length, walks, exps,
-                int_exps, *gathered)
+    gathered_f, gathered_b, gathered_d, gathered_inv, gathered_var, _ = _gather_stage(
+        image, labels, spans, rays, exps, int_exps)
 
     planes = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
     fg, bg = planes.copy(), planes.copy()
@@ -782,9 +758,11 @@ def estimate_alpha_sm(
     -----
     Choices where the paper is silent, or where we could not pin its text down:
 
-    - Rays advance one pixel along their major axis (32.32 fixed-point positions), and the
-      path energy E_p(s) sums the colour differences of consecutive ray pixels, the discrete
-      form of the line integral of Eq. 3. A pixel whose rays meet no pixel of a class takes
+    - Rays advance one pixel along their major axis and follow the digital lines
+      b = c + floor(a kappa + 1/2) of their direction (a the major, b the minor coordinate,
+      kappa the slope), so they stay within a pixel of the exact line from p; the path
+      energy E_p(s) sums the colour differences of consecutive ray pixels, the discrete form
+      of the line integral of Eq. 3. A pixel whose rays meet no pixel of a class takes
       a nearest pixel of that class (Euclidean, by two-pass propagation) as its sample. The
       E_p of such a sample is walked pixel by pixel up to 32 steps; a longer segment is read
       at 32 evenly spaced points (a lower bound of the full walk). With only a few answered
