@@ -98,11 +98,12 @@ def _power(x, exponent, small_int):
 
 
 @njit(cache=True, parallel=True)
-def _difference_planes(image):
+def _difference_planes(planes):
     """||C_q - C_p|| from every pixel p to its right (E), lower (S), lower-right (SE) and
     lower-left (SW) neighbour q, as float32 planes 4 x H x W (0 where q is outside the
-    image): the colour steps of the ray sweeps (see :func:`_sweep_direction`)."""
-    height, width, _ = image.shape
+    image), from the colour planes (3 x H x W, float32): the colour steps of the ray sweeps
+    (see :func:`_sweep_direction`)."""
+    _, height, width = planes.shape
     out = np.zeros((4, height, width), dtype=np.float32)
     for y in prange(height):
         for k in range(4):
@@ -110,11 +111,16 @@ def _difference_planes(image):
             dx = 1 if k == 0 or k == 2 else (0 if k == 1 else -1)
             if y + dy >= height:
                 continue
-            for x in range(max(0, -dx), min(width, width - dx)):
-                e0 = image[y + dy, x + dx, 0] - image[y, x, 0]
-                e1 = image[y + dy, x + dx, 1] - image[y, x, 1]
-                e2 = image[y + dy, x + dx, 2] - image[y, x, 2]
-                out[k, y, x] = math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
+            lo, hi = max(0, -dx), min(width, width - dx)
+            # Slices: loop-counter indices vectorise (see _sweep_direction).
+            p0, p1, p2 = planes[0, y, lo:hi], planes[1, y, lo:hi], planes[2, y, lo:hi]
+            q0 = planes[0, y + dy, lo + dx:hi + dx]
+            q1 = planes[1, y + dy, lo + dx:hi + dx]
+            q2 = planes[2, y + dy, lo + dx:hi + dx]
+            row = out[k, y, lo:hi]
+            for i in range(hi - lo):
+                e0, e1, e2 = q0[i] - p0[i], q1[i] - p1[i], q2[i] - p2[i]
+                row[i] = math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
     return out
 
 
@@ -209,16 +215,16 @@ def _sweep_direction(is_f, is_b, planes, index, sigma, slope, row_phase, col_pha
             # the index makes Numba check it for wraparound, and the loop then runs ~20x
             # slower (it no longer vectorises).
             diff = planes[plane, row, lo + shift:hi + shift]
-            f_row, b_row = is_f[a, lo:hi], is_b[a, lo:hi]
+            row_f, row_b = is_f[a, lo:hi], is_b[a, lo:hi]
             from_n_f, from_e_f = n_f[lo + delta:hi + delta], e_f[lo + delta:hi + delta]
             from_n_b, from_e_b = n_b[lo + delta:hi + delta], e_b[lo + delta:hi + delta]
             to_n_f, to_e_f = row_n_f[lo:hi], row_e_f[lo:hi]
             to_n_b, to_e_b = row_n_b[lo:hi], row_e_b[lo:hi]
             for i in range(hi - lo):
-                to_n_f[i] = 0 if f_row[i] else min(from_n_f[i] + 1, NO_SAMPLE)
-                to_e_f[i] = zero if f_row[i] else from_e_f[i] + diff[i]
-                to_n_b[i] = 0 if b_row[i] else min(from_n_b[i] + 1, NO_SAMPLE)
-                to_e_b[i] = zero if b_row[i] else from_e_b[i] + diff[i]
+                to_n_f[i] = 0 if row_f[i] else min(from_n_f[i] + 1, NO_SAMPLE)
+                to_e_f[i] = zero if row_f[i] else from_e_f[i] + diff[i]
+                to_n_b[i] = 0 if row_b[i] else min(from_n_b[i] + 1, NO_SAMPLE)
+                to_e_b[i] = zero if row_b[i] else from_e_b[i] + diff[i]
         for b in range(width if t == 0 else 0):  # no successor row: the first row swept
             row_n_f[b] = 0 if is_f[a, b] else NO_SAMPLE
             row_n_b[b] = 0 if is_b[a, b] else NO_SAMPLE
@@ -618,8 +624,9 @@ def _layers(image, labels, fg_planes=None, bg_planes=None):
     return fg, bg
 
 
-def _gather_stage(image, labels, spans, rays, exps, int_exps):
-    """Stage 2 on every unknown pixel of ``labels`` (runs ``spans``): the rays swept direction
+def _gather_stage(image, planes, labels, spans, rays, exps, int_exps):
+    """Stage 2 on every unknown pixel of ``labels`` (runs ``spans``; ``planes``: the image as
+    float32 3 x H x W): the rays swept direction
     by direction (:func:`_sweep_rays`), then the pairs chosen (:func:`_gather`). Returns the
     planes F, B, d = F - B, 1 / (||d||^2 + epsilon), the samples' colour variances and PF_p
     (see :func:`_gather`)."""
@@ -631,13 +638,12 @@ def _gather_stage(image, labels, spans, rays, exps, int_exps):
     # The rays' first samples and path energies, direction by direction; frame 0 is the
     # image, frame 1 its transpose (for the rays nearer the x axis).
     lines = _ray_lines(rays)
-    is_f = (labels == FOREGROUND).view(np.uint8)
-    is_b = (labels == BACKGROUND).view(np.uint8)
-    image_t = np.ascontiguousarray(image.transpose(1, 0, 2))
     found = (np.empty((count, rays), dtype=np.int32), np.empty((count, rays), dtype=np.int32),
              np.empty((count, rays), dtype=np.float32), np.empty((count, rays), dtype=np.float32))
+    is_f = (labels == FOREGROUND).view(np.uint8)
+    is_b = (labels == BACKGROUND).view(np.uint8)
     _sweep_rays((is_f, np.ascontiguousarray(is_f.T)), (is_b, np.ascontiguousarray(is_b.T)),
-                (_difference_planes(image), _difference_planes(image_t)),
+                (_difference_planes(planes), _difference_planes(planes.transpose(0, 2, 1).copy())),
                 (index, np.ascontiguousarray(index.T)), lines, *found)
 
     gathered = (
@@ -689,10 +695,10 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
     height, width = labels.shape
     exps = np.asarray(exponents, dtype=np.float64)
     int_exps = np.array([_small_int(e) for e in exps], dtype=np.int64)
-    gathered_f, gathered_b, gathered_d, gathered_inv, gathered_var, _ = _gather_stage(
-        image, labels, spans, rays, exps, int_exps)
-
     planes = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
+    gathered_f, gathered_b, gathered_d, gathered_inv, gathered_var, _ = _gather_stage(
+        image, planes, labels, spans, rays, exps, int_exps)
+
     fg, bg = planes.copy(), planes.copy()
     refined_alpha = alpha.astype(np.float32)
     confidence = np.ones((height, width), dtype=np.float32)
