@@ -168,10 +168,10 @@ def _line_offset(a, slope):
 
 
 @njit(cache=True)
-def _sweep_direction(is_f, is_b, planes, index, sigma, slope, row_phase, col_phase, ray,
-                     steps_f, steps_b, energy_f, energy_b):
+def _sweep_direction(is_f, is_b, planes, sigma, slope, row_phase, col_phase, steps_f, steps_b,
+                     energy_f, energy_b):
     """First foreground and background pixel, and the path energy to each, along one ray
-    direction from the unknown pixels of a frame (see :func:`_ray_lines`).
+    direction from the pixels of a frame (see :func:`_ray_lines`).
 
     The rays of a direction are the digital lines b = c + floor(a kappa + 1/2) of the frame
     (a its major, b its minor coordinate), walked towards sign ``sigma`` of a. Every pixel
@@ -184,79 +184,87 @@ def _sweep_direction(is_f, is_b, planes, index, sigma, slope, row_phase, col_pha
     (Eq. 3 summed pixel by pixel). Rows are swept from the far end of the rays; delta is the
     same along a row, so the inner loop reads contiguous memory and vectorises. ``planes``
     are the frame's E, S, SE, SW colour differences (:func:`_difference_planes`). Answers
-    go to the unknown pixels (``index`` >= 0: their row in the outputs) whose row and column
-    are ``row_phase``, ``col_phase`` modulo 3 (the window pixel whose ray this is), in
-    column ``ray``; NO_SAMPLE steps: the ray leaves the image first.
+    are kept for the pixels whose row and column are ``row_phase``, ``col_phase`` modulo 3
+    (the window pixel whose ray this is): pixel (a, b) at (a // 3) W3 + b // 3 of the flat
+    outputs, W3 = ceil(W / 3), so that they are written in order; NO_SAMPLE steps: the ray
+    leaves the image first.
     """
     height, width = is_f.shape
-    n_f = np.full(width, NO_SAMPLE, dtype=np.int32)
-    n_b = np.full(width, NO_SAMPLE, dtype=np.int32)
-    e_f = np.zeros(width, dtype=np.float32)
-    e_b = np.zeros(width, dtype=np.float32)
-    row_n_f, row_n_b, row_e_f, row_e_b = n_f.copy(), n_b.copy(), e_f.copy(), e_b.copy()
-    zero = np.float32(0.0)
+    sub_width = (width + 2) // 3
+    # Answers of the rows of even and odd sweep step t: counts and energies, foreground and
+    # background. Separate arrays, so that the compiler can tell them apart.
+    n_f0, n_b0 = np.empty(width, dtype=np.int32), np.empty(width, dtype=np.int32)
+    n_f1, n_b1 = np.empty(width, dtype=np.int32), np.empty(width, dtype=np.int32)
+    e_f0, e_b0 = np.empty(width, dtype=np.float32), np.empty(width, dtype=np.float32)
+    e_f1, e_b1 = np.empty(width, dtype=np.float32), np.empty(width, dtype=np.float32)
     for t in range(height):
         a = height - 1 - t if sigma > 0 else t
-        # n_f .. e_b: the successor row's answers; row_n_f .. row_e_b: this row's.
-        n_f, row_n_f = row_n_f, n_f
-        n_b, row_n_b = row_n_b, n_b
-        e_f, row_e_f = row_e_f, e_f
-        e_b, row_e_b = row_e_b, e_b
-        lo = hi = 0
-        if t > 0:
-            delta = _line_offset(a + sigma, slope) - _line_offset(a, slope)
-            # Where the colour step (a, b) -> (a + sigma, b + delta) is stored.
-            if sigma > 0:
-                plane, row, shift = (1 if delta == 0 else (2 if delta > 0 else 3)), a, 0
-            else:
-                plane, row, shift = (1 if delta == 0 else (3 if delta > 0 else 2)), a - 1, delta
-            lo, hi = max(0, -delta), min(width, width - delta)
-            # Slices, so that every index below is a loop counter: a signed offset inside
-            # the index makes Numba check it for wraparound, and the loop then runs ~20x
-            # slower (it no longer vectorises).
-            diff = planes[plane, row, lo + shift:hi + shift]
-            row_f, row_b = is_f[a, lo:hi], is_b[a, lo:hi]
-            from_n_f, from_e_f = n_f[lo + delta:hi + delta], e_f[lo + delta:hi + delta]
-            from_n_b, from_e_b = n_b[lo + delta:hi + delta], e_b[lo + delta:hi + delta]
-            to_n_f, to_e_f = row_n_f[lo:hi], row_e_f[lo:hi]
-            to_n_b, to_e_b = row_n_b[lo:hi], row_e_b[lo:hi]
-            for i in range(hi - lo):
-                to_n_f[i] = 0 if row_f[i] else min(from_n_f[i] + 1, NO_SAMPLE)
-                to_e_f[i] = zero if row_f[i] else from_e_f[i] + diff[i]
-                to_n_b[i] = 0 if row_b[i] else min(from_n_b[i] + 1, NO_SAMPLE)
-                to_e_b[i] = zero if row_b[i] else from_e_b[i] + diff[i]
-        for b in range(width if t == 0 else 0):  # no successor row: the first row swept
-            row_n_f[b] = 0 if is_f[a, b] else NO_SAMPLE
-            row_n_b[b] = 0 if is_b[a, b] else NO_SAMPLE
-            row_e_f[b] = row_e_b[b] = zero
-        if hi - lo < width and t > 0:  # the one pixel whose successor is off the side
-            b = 0 if lo > 0 else width - 1
-            row_n_f[b] = 0 if is_f[a, b] else NO_SAMPLE
-            row_n_b[b] = 0 if is_b[a, b] else NO_SAMPLE
-            row_e_f[b] = row_e_b[b] = zero
+        if t % 2 == 0:
+            _sweep_row(is_f, is_b, planes, a, t, sigma, slope, n_f0, n_b0, e_f0, e_b0, n_f1,
+                       n_b1, e_f1, e_b1)
+        else:
+            _sweep_row(is_f, is_b, planes, a, t, sigma, slope, n_f1, n_b1, e_f1, e_b1, n_f0,
+                       n_b0, e_f0, e_b0)
         if a % 3 == row_phase:
-            for b in range(col_phase, width, 3):
-                k = index[a, b]
-                if k >= 0:
-                    steps_f[k, ray], energy_f[k, ray] = row_n_f[b], row_e_f[b]
-                    steps_b[k, ray], energy_b[k, ray] = row_n_b[b], row_e_b[b]
+            start = (a // 3) * sub_width
+            for j in range((width - col_phase + 2) // 3):
+                b = col_phase + 3 * j
+                if t % 2 == 0:
+                    steps_f[start + j], steps_b[start + j] = n_f0[b], n_b0[b]
+                    energy_f[start + j], energy_b[start + j] = e_f0[b], e_b0[b]
+                else:
+                    steps_f[start + j], steps_b[start + j] = n_f1[b], n_b1[b]
+                    energy_f[start + j], energy_b[start + j] = e_f1[b], e_b1[b]
+
+
+@njit(cache=True, inline="always")
+def _sweep_row(is_f, is_b, planes, a, t, sigma, slope, n_f, n_b, e_f, e_b, next_n_f, next_n_b,
+               next_e_f, next_e_b):
+    """Row a (sweep step t) of :func:`_sweep_direction`: its answers into n_f .. e_b from
+    those of its successor row, next_n_f .. next_e_b."""
+    width = is_f.shape[1]
+    zero = np.float32(0.0)
+    lo = hi = 0
+    if t > 0:
+        delta = _line_offset(a + sigma, slope) - _line_offset(a, slope)
+        # Where the colour step (a, b) -> (a + sigma, b + delta) is stored.
+        if sigma > 0:
+            plane, row, shift = (1 if delta == 0 else (2 if delta > 0 else 3)), a, 0
+        else:
+            plane, row, shift = (1 if delta == 0 else (3 if delta > 0 else 2)), a - 1, delta
+        lo, hi = max(0, -delta), min(width, width - delta)
+        # Unsigned indices: Numba checks a signed index for wraparound, and the loop then
+        # runs ~20x slower (it no longer vectorises).
+        to, source, step = np.uint64(lo), np.uint64(lo + delta), np.uint64(lo + shift)
+        for i in range(np.uint64(hi - lo)):
+            b, c = to + i, source + i
+            f, g, colour_step = is_f[a, b], is_b[a, b], planes[plane, row, step + i]
+            n_f[b] = 0 if f else min(next_n_f[c] + 1, NO_SAMPLE)
+            e_f[b] = zero if f else next_e_f[c] + colour_step
+            n_b[b] = 0 if g else min(next_n_b[c] + 1, NO_SAMPLE)
+            e_b[b] = zero if g else next_e_b[c] + colour_step
+    # Pixels without a successor: all of the first row swept, at most one of the others.
+    for b in range(0, width if t == 0 else lo):
+        n_f[b], n_b[b] = (0 if is_f[a, b] else NO_SAMPLE), (0 if is_b[a, b] else NO_SAMPLE)
+        e_f[b] = e_b[b] = zero
+    for b in range(hi if t > 0 else width, width):
+        n_f[b], n_b[b] = (0 if is_f[a, b] else NO_SAMPLE), (0 if is_b[a, b] else NO_SAMPLE)
+        e_f[b] = e_b[b] = zero
 
 
 @njit(cache=True, parallel=True)
-def _sweep_rays(frame_f, frame_b, frame_planes, frame_index, lines, steps_f, steps_b,
-                energy_f, energy_b):
-    """:func:`_sweep_direction` for every direction of :func:`_ray_lines`, one task each.
+def _sweep_rays(frame_f, frame_b, frame_planes, lines, steps_f, steps_b, energy_f, energy_b):
+    """:func:`_sweep_direction` for every direction of :func:`_ray_lines`, one task each,
+    into row (window pixel w, ray r) of the outputs (9 x k_g x ceil(H / 3) ceil(W / 3)).
     The frame arguments are pairs: the image's frame, then the transposed one."""
     rays = lines.shape[1]
     for task in prange(9 * rays):
         w, r = task // rays, task % rays
         frame, sigma, slope = lines[w, r, 0], lines[w, r, 1], lines[w, r, 2]
-        if frame == 0:
-            _sweep_direction(frame_f[0], frame_b[0], frame_planes[0], frame_index[0], sigma,
-                             slope, w // 3, w % 3, r, steps_f, steps_b, energy_f, energy_b)
-        else:
-            _sweep_direction(frame_f[1], frame_b[1], frame_planes[1], frame_index[1], sigma,
-                             slope, w % 3, w // 3, r, steps_f, steps_b, energy_f, energy_b)
+        row_phase, col_phase = (w // 3, w % 3) if frame == 0 else (w % 3, w // 3)
+        _sweep_direction(frame_f[frame], frame_b[frame], frame_planes[frame], sigma, slope,
+                         row_phase, col_phase, steps_f[w, r], steps_b[w, r], energy_f[w, r],
+                         energy_b[w, r])
 
 
 @njit(cache=True, inline="always")
@@ -274,8 +282,7 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
             spans, exponents, int_exponents, out_f, out_b, out_d, out_inv, out_var, out_pf):
     """Stage 2 (Section 3.2): the best (foreground, background) pair of every unknown pixel.
 
-    The rays' first samples and path energies come from :func:`_sweep_rays` (row k of its
-    outputs: the k-th unknown pixel in raster order, ``spans[:, 3]``). Writes the pair's
+    The rays' first samples and path energies come from :func:`_sweep_rays`. Writes the pair's
     colours into the planes ``out_f``, ``out_b`` (3 x H x W), for stage 3 d = F - B
     (``out_d``) and 1 / (||d||^2 + epsilon) (``out_inv``), the colour variances of the 5 x 5
     windows around the two samples (read from ``variance``) into ``out_var``, and PF_p into
@@ -285,6 +292,7 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
     set to NaN and nothing else is written, for a second call on those pixels alone.
     """
     height, width = image.shape[0], image.shape[1]
+    sub_height, sub_width = (height + 2) // 3, (width + 2) // 3
     num_rays = lines.shape[1]
     e_n, e_a, e_f, e_b = exponents[0], exponents[1], exponents[2], exponents[3]
     i_n, i_a, i_f, i_b = int_exponents[0], int_exponents[1], int_exponents[2], int_exponents[3]
@@ -295,22 +303,25 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
         b_cost = np.empty(num_rays)
         y = spans[span, 0]
         for x in range(spans[span, 1], spans[span, 2]):
-            k = spans[span, 3] + x - spans[span, 1]
             rotation = 3 * (y % 3) + (x % 3)
             # Samples: the first foreground and background pixel of every ray, and min E_p
-            # of each class (Eq. 5).
+            # of each class (Eq. 5); where the sweeps put them, see _sweep_direction.
             nf = nb = 0
             min_ef = min_eb = np.inf
             for r in range(num_rays):
-                if steps_f[k, r] < NO_SAMPLE:
+                if lines[rotation, r, 0] == 0:
+                    k = (y // 3) * sub_width + x // 3
+                else:
+                    k = (x // 3) * sub_height + y // 3
+                if steps_f[rotation, r, k] < NO_SAMPLE:
                     f_pos[nf, 0], f_pos[nf, 1] = _ray_pixel(lines, rotation, r, y, x,
-                                                            steps_f[k, r])
-                    min_ef = min(min_ef, energy_f[k, r])
+                                                            steps_f[rotation, r, k])
+                    min_ef = min(min_ef, energy_f[rotation, r, k])
                     nf += 1
-                if steps_b[k, r] < NO_SAMPLE:
+                if steps_b[rotation, r, k] < NO_SAMPLE:
                     b_pos[nb, 0], b_pos[nb, 1] = _ray_pixel(lines, rotation, r, y, x,
-                                                            steps_b[k, r])
-                    min_eb = min(min_eb, energy_b[k, r])
+                                                            steps_b[rotation, r, k])
+                    min_eb = min(min_eb, energy_b[rotation, r, k])
                     nb += 1
             # No ray met a class: fall back on its nearest pixel (the paper is silent).
             if (nf == 0 or nb == 0) and nearest_f.size == 0:
@@ -626,25 +637,21 @@ def _layers(image, labels, fg_planes=None, bg_planes=None):
 
 def _gather_stage(image, planes, labels, spans, rays, exps, int_exps):
     """Stage 2 on every unknown pixel of ``labels`` (runs ``spans``; ``planes``: the image as
-    float32 3 x H x W): the rays swept direction
-    by direction (:func:`_sweep_rays`), then the pairs chosen (:func:`_gather`). Returns the
-    planes F, B, d = F - B, 1 / (||d||^2 + epsilon), the samples' colour variances and PF_p
-    (see :func:`_gather`)."""
+    float32 3 x H x W): the rays swept direction by direction (:func:`_sweep_rays`), then
+    the pairs chosen (:func:`_gather`). Returns the planes F, B, d = F - B,
+    1 / (||d||^2 + epsilon), the samples' colour variances and PF_p (see :func:`_gather`)."""
     height, width = labels.shape
-    unknown = labels == UNKNOWN
-    count = int(np.count_nonzero(unknown))
-    index = np.full(unknown.shape, -1, dtype=np.int32)  # row of a pixel in the ray outputs
-    index[unknown] = np.arange(count, dtype=np.int32)
     # The rays' first samples and path energies, direction by direction; frame 0 is the
     # image, frame 1 its transpose (for the rays nearer the x axis).
     lines = _ray_lines(rays)
-    found = (np.empty((count, rays), dtype=np.int32), np.empty((count, rays), dtype=np.int32),
-             np.empty((count, rays), dtype=np.float32), np.empty((count, rays), dtype=np.float32))
+    size = (9, rays, ((height + 2) // 3) * ((width + 2) // 3))
+    found = (np.empty(size, dtype=np.int32), np.empty(size, dtype=np.int32),
+             np.empty(size, dtype=np.float32), np.empty(size, dtype=np.float32))
     is_f = (labels == FOREGROUND).view(np.uint8)
     is_b = (labels == BACKGROUND).view(np.uint8)
     _sweep_rays((is_f, np.ascontiguousarray(is_f.T)), (is_b, np.ascontiguousarray(is_b.T)),
                 (_difference_planes(planes), _difference_planes(planes.transpose(0, 2, 1).copy())),
-                (index, np.ascontiguousarray(index.T)), lines, *found)
+                lines, *found)
 
     gathered = (
         np.empty((3, height, width), dtype=np.float32),  # F
@@ -657,7 +664,8 @@ def _gather_stage(image, planes, labels, spans, rays, exps, int_exps):
     inputs = (*found, lines, boundary_colour_variance(image, labels, VARIANCE_RADIUS))
     # Nearest-pixel maps for pixels whose rays miss a class: built up front when most of the
     # image is unknown (then most pixels need them), else only if a first pass needs them.
-    if 2 * count > unknown.size:
+    unknown = labels == UNKNOWN
+    if 2 * np.count_nonzero(unknown) > unknown.size:
         maps = nearest_of_both_classes(labels)
     else:
         maps = np.empty((0, 0), dtype=np.int64), np.empty((0, 0), dtype=np.int64)
@@ -666,7 +674,6 @@ def _gather_stage(image, planes, labels, spans, rays, exps, int_exps):
     if missing.any():
         maps = nearest_of_both_classes(labels)
         again = label_spans(missing.view(np.uint8), 1)
-        again[:, 3] = index[again[:, 0], again[:, 1]]
         _gather(image, *inputs, *maps, tiled_spans(again, GATHER_TILE), exps, int_exps,
                 *gathered)
     return gathered
