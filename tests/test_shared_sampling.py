@@ -311,6 +311,24 @@ def test_nearest_of_class_is_a_nearest_pixel():
     assert (nearest_of_class(labels, 7) == -1).all()
 
 
+def test_nearest_of_class_at_is_exact_with_raster_order_ties():
+    from mattebox.solvers._sampling import nearest_of_class_at
+
+    rng = np.random.default_rng(6)
+    for density in (0.002, 0.05, 0.4):
+        labels = (rng.random((31, 43)) < density).astype(np.uint8)
+        pixels = rng.choice(labels.size, 60, replace=False)
+        found = nearest_of_class_at(labels, 1, pixels)
+        ys, xs = np.nonzero(labels == 1)  # raster order
+        for p, q in zip(pixels, found):
+            d2 = (ys - p // 43) ** 2 + (xs - p % 43) ** 2
+            if d2.size == 0:
+                assert q == -1
+                continue
+            assert q == ys[np.argmin(d2)] * 43 + xs[np.argmin(d2)]  # first minimum in raster order
+    assert (nearest_of_class_at(np.zeros((5, 6), np.uint8), 1, np.arange(30)) == -1).all()
+
+
 def test_label_spans_cover_each_unknown_pixel_once():
     labels = np.array([[2, 2, 0, 2], [0, 0, 0, 0], [2, 1, 2, 2]], dtype=np.uint8)
     spans = label_spans(labels, UNKNOWN)

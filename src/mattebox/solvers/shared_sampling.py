@@ -58,6 +58,7 @@ from ._sampling import (
     joined_spans,
     label_spans,
     nearest_of_both_classes,
+    nearest_of_class_at,
     project_alpha,
     tiled_spans,
     trimap_labels,
@@ -287,9 +288,8 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
     (``out_d``) and 1 / (||d||^2 + epsilon) (``out_inv``), the colour variances of the 5 x 5
     windows around the two samples (read from ``variance``) into ``out_var``, and PF_p into
     ``out_pf`` (H x W). A pixel whose rays meet no pixel of a class takes the pixel that
-    ``nearest_f`` or ``nearest_b`` names (see
-    :func:`~mattebox.solvers._sampling.nearest_of_class`); when these are empty, its PF_p is
-    set to NaN and nothing else is written, for a second call on those pixels alone.
+    ``nearest_f`` or ``nearest_b`` names (see :func:`_gather_stage`); when these are empty,
+    its PF_p is set to NaN and nothing else is written, for a second call on those pixels.
     """
     height, width = image.shape[0], image.shape[1]
     sub_height, sub_width = (height + 2) // 3, (width + 2) // 3
@@ -672,7 +672,14 @@ def _gather_stage(image, planes, labels, spans, rays, exps, int_exps):
     _gather(image, *inputs, *maps, tiled_spans(spans, GATHER_TILE), exps, int_exps, *gathered)
     missing = np.isnan(gathered[5]) & unknown
     if missing.any():
-        maps = nearest_of_both_classes(labels)
+        pixels = np.flatnonzero(missing)
+        if pixels.size * height <= 4 * labels.size:
+            # Few pixels (their search costs at most ~4 passes over the image): exact.
+            maps = np.full((2, height, width), -1, dtype=np.int64)
+            maps[0].flat[pixels] = nearest_of_class_at(labels, FOREGROUND, pixels)
+            maps[1].flat[pixels] = nearest_of_class_at(labels, BACKGROUND, pixels)
+        else:
+            maps = nearest_of_both_classes(labels)
         again = label_spans(missing.view(np.uint8), 1)
         _gather(image, *inputs, *maps, tiled_spans(again, GATHER_TILE), exps, int_exps,
                 *gathered)
@@ -776,7 +783,8 @@ def estimate_alpha_sm(
       kappa the slope), so they stay within a pixel of the exact line from p; the path
       energy E_p(s) sums the colour differences of consecutive ray pixels, the discrete form
       of the line integral of Eq. 3. A pixel whose rays meet no pixel of a class takes
-      a nearest pixel of that class (Euclidean, by two-pass propagation) as its sample. The
+      a nearest pixel of that class (Euclidean) as its sample: exact when few pixels need
+      one, else by two-pass propagation (exact for most pixels, never far off). The
       E_p of such a sample is walked pixel by pixel up to 32 steps; a longer segment is read
       at 32 evenly spaced points (a lower bound of the full walk). With only a few answered
       regions, as in active matting's first steps, most pixels need these long walks, and
