@@ -422,27 +422,27 @@ def _refine(planes, spans, gathered_f, gathered_b, gathered_d, gathered_inv, gat
                 lo, hi = max(x0, -dx), min(x1, width - dx)
                 if lo >= hi:
                     continue
-                # Slices indexed from 0 give the compiler contiguous vector loads.
-                n, s0, s1 = hi - lo, lo - x0, lo + dx
-                pc0, pc1, pc2 = planes[0, y, lo:hi], planes[1, y, lo:hi], planes[2, y, lo:hi]
-                qb0, qb1 = gathered_b[0, yy, s1:], gathered_b[1, yy, s1:]
-                qb2, qd0 = gathered_b[2, yy, s1:], gathered_d[0, yy, s1:]
-                qd1, qd2 = gathered_d[1, yy, s1:], gathered_d[2, yy, s1:]
-                qi = gathered_inv[yy, s1:]
-                k0, k1, k2 = key0[s0:], key1[s0:], key2[s0:]
-                score, bits = score_row[:n], bits_row[:n]
-                for j in range(n):
-                    e0, e1, e2 = pc0[j] - qb0[j], pc1[j] - qb1[j], pc2[j] - qb2[j]
-                    a = min(ONE32, max(ZERO32, (e0 * qd0[j] + e1 * qd1[j] + e2 * qd2[j]) * qi[j]))
-                    r0, r1, r2 = e0 - a * qd0[j], e1 - a * qd1[j], e2 - a * qd2[j]
-                    c = r0 * r0 + r1 * r1 + r2 * r2
-                    score[j] = c if qi[j] == qi[j] else INF32  # NaN: q is not unknown
-                first = yy * width + s1
-                for j in range(n):
-                    key = (np.int64(bits[j]) << 32) | (first + j)
-                    k2[j] = min(k2[j], max(k1[j], key))
-                    k1[j] = min(k1[j], max(k0[j], key))
-                    k0[j] = min(k0[j], key)
+                # Unsigned indices, no slices (see _sweep_row): column lo + j of row y, its
+                # entry j0 + j of the run's keys, column q0 + j of row yy.
+                p0, j0, q0 = np.uint64(lo), np.uint64(lo - x0), np.uint64(lo + dx)
+                for j in range(np.uint64(hi - lo)):
+                    c, q = p0 + j, q0 + j
+                    d0, d1, d2 = gathered_d[0, yy, q], gathered_d[1, yy, q], gathered_d[2, yy, q]
+                    e0 = planes[0, y, c] - gathered_b[0, yy, q]
+                    e1 = planes[1, y, c] - gathered_b[1, yy, q]
+                    e2 = planes[2, y, c] - gathered_b[2, yy, q]
+                    inv = gathered_inv[yy, q]
+                    a = min(ONE32, max(ZERO32, (e0 * d0 + e1 * d1 + e2 * d2) * inv))
+                    r0, r1, r2 = e0 - a * d0, e1 - a * d1, e2 - a * d2
+                    score = r0 * r0 + r1 * r1 + r2 * r2
+                    score_row[j] = score if inv == inv else INF32  # NaN: q is not unknown
+                first = yy * width + lo + dx
+                for j in range(np.uint64(hi - lo)):
+                    key = (np.int64(bits_row[j]) << 32) | (first + np.int64(j))
+                    p = j0 + j
+                    key2[p] = min(key2[p], max(key1[p], key))
+                    key1[p] = min(key1[p], max(key0[p], key))
+                    key0[p] = min(key0[p], key)
         for x in range(x0, x1):
             if gathered_inv[y, x] != gathered_inv[y, x]:
                 continue  # a known pixel between two joined runs
@@ -512,7 +512,6 @@ def _smooth(planes, known, spans, fg, bg, alpha, confidence, fb_weight, fb_dista
         y, x0, x1 = spans[span, 0], spans[span, 1], spans[span, 2]
         size = x1 - x0
         acc = np.zeros((12, size), dtype=np.float32)
-        a_p = alpha[y, x0:x1]
         for t in range(count):
             dy, dx, g = offsets[t, 0], offsets[t, 1], weights[t]
             yy = y + dy
@@ -521,36 +520,30 @@ def _smooth(planes, known, spans, fg, bg, alpha, confidence, fb_weight, fb_dista
             lo, hi = max(x0, -dx), min(x1, width - dx)
             if lo >= hi:
                 continue
-            n = hi - lo
-            s0, s1 = lo - x0, lo + dx
-            ap = a_p[s0:s0 + n]
-            aq = alpha[yy, s1:s1 + n]
-            cq = confidence[yy, s1:s1 + n]
-            f0, f1, f2 = fg[0, yy, s1:], fg[1, yy, s1:], fg[2, yy, s1:]
-            b0, b1, b2 = bg[0, yy, s1:], bg[1, yy, s1:], bg[2, yy, s1:]
-            acc0, acc1, acc2, acc3 = acc[0, s0:], acc[1, s0:], acc[2, s0:], acc[3, s0:]
-            acc4, acc5, acc6, acc7 = acc[4, s0:], acc[5, s0:], acc[6, s0:], acc[7, s0:]
+            # Unsigned indices, no slices (see _sweep_row): j0 + j in the run, q0 + j in row yy.
+            j0, q0 = np.uint64(lo - x0), np.uint64(lo + dx)
             centre = ONE32 if (dy == 0 and dx == 0) else ZERO32  # W_c of q = p: no |alpha| factor
-            for j in range(n):
-                w_c = g * cq[j] * max(centre, abs(ap[j] - aq[j]))
-                w_f = w_c * aq[j]
+            for j in range(np.uint64(hi - lo)):
+                p, q = j0 + j, q0 + j
+                a_q = alpha[yy, q]
+                w_c = g * confidence[yy, q] * max(centre, abs(alpha[y, np.uint64(x0) + p] - a_q))
+                w_f = w_c * a_q
                 w_b = w_c - w_f
-                acc0[j] += w_f * f0[j]
-                acc1[j] += w_f * f1[j]
-                acc2[j] += w_f * f2[j]
-                acc3[j] += w_f
-                acc4[j] += w_b * b0[j]
-                acc5[j] += w_b * b1[j]
-                acc6[j] += w_b * b2[j]
-                acc7[j] += w_b
-            fw, fd, kn = fb_weight[yy, s1:], fb_distance[yy, s1:], known[yy, s1:]
-            acc8, acc9, acc10, acc11 = acc[8, s0:], acc[9, s0:], acc[10, s0:], acc[11, s0:]
-            for j in range(n):
-                acc8[j] += fw[j] * fd[j]
-                acc9[j] += fw[j]
-                w_a = cq[j] * g + kn[j]
-                acc10[j] += w_a * aq[j]
-                acc11[j] += w_a
+                acc[0, p] += w_f * fg[0, yy, q]
+                acc[1, p] += w_f * fg[1, yy, q]
+                acc[2, p] += w_f * fg[2, yy, q]
+                acc[3, p] += w_f
+                acc[4, p] += w_b * bg[0, yy, q]
+                acc[5, p] += w_b * bg[1, yy, q]
+                acc[6, p] += w_b * bg[2, yy, q]
+                acc[7, p] += w_b
+            for j in range(np.uint64(hi - lo)):
+                p, q = j0 + j, q0 + j
+                acc[8, p] += fb_weight[yy, q] * fb_distance[yy, q]
+                acc[9, p] += fb_weight[yy, q]
+                w_a = confidence[yy, q] * g + known[yy, q]
+                acc[10, p] += w_a * alpha[yy, q]
+                acc[11, p] += w_a
         for x in range(x0, x1):
             if known[y, x] != ZERO32:
                 continue  # a known pixel between two joined runs
