@@ -29,7 +29,9 @@ A suggestion the simulated user cannot answer (fractional alpha) still counts as
 asked: "after k regions" means after k questions.
 
 Each block of results is cached as JSON in ``--out`` (default ``runs/active_bench``) so a long
-run (B1) can be resumed; ``--force`` recomputes. The plot goes to ``docs/active_rmse.png``.
+run (B1) can be resumed; ``--force`` recomputes (needed, or a new ``--out``, after a solver's
+output changes: the names do not record solver versions). The plot goes to
+``docs/active_rmse.png``.
 
     python benchmarks/active.py                      # everything
     python benchmarks/active.py --only learned,random,cluster,trimap

@@ -45,6 +45,9 @@ class MethodSpec:
     summary: str = ""
     reference: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    #: Raised whenever the method's output changes, so that stored results of an older
+    #: version (active matting's cached teacher sequences) are not taken for its own.
+    revision: int = 1
 
     @property
     def provides_foreground(self) -> bool:
@@ -65,13 +68,15 @@ def register_method(
     summary: str = "",
     reference: str = "",
     aliases: tuple[str, ...] = (),
+    revision: int = 1,
 ) -> Callable[[Callable], Callable]:
     """Decorator registering ``fn`` as matting method ``name`` (see the module docstring)."""
     if needs not in ("trimap", "mask", "nothing"):
         raise ValueError(f"needs must be 'trimap', 'mask' or 'nothing', not {needs!r}")
 
     def decorate(fn: Callable) -> Callable:
-        spec = MethodSpec(name, fn, needs, tuple(returns), summary, reference, tuple(aliases))
+        spec = MethodSpec(name, fn, needs, tuple(returns), summary, reference, tuple(aliases),
+                          revision)
         previous = _METHODS.get(name)
         if previous is not None and previous.fn is not fn:
             raise ValueError(f"method {name!r} is registered twice ({previous.fn} and {fn})")

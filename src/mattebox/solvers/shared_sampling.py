@@ -865,6 +865,7 @@ def _checked_options(**options) -> dict:
     summary="Shared matting: sample pairs gathered along rays, shared by neighbours, smoothed",
     reference="Gastal, Oliveira. Shared Sampling for Real-Time Alpha Matting. Eurographics 2010",
     aliases=("shared", "shared-matting"),
+    revision=2,  # 2: rays follow the digital lines of their direction (swept, see _sweep_rays)
 )
 def shared_matting(
     image: np.ndarray, trimap: np.ndarray, *, return_foreground: bool = False, **options
