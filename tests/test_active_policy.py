@@ -424,6 +424,29 @@ def test_dagger_round_records_the_driven_states_and_the_teachers_answers():
     assert all(np.isfinite(losses))
 
 
+def test_cached_teacher_sequences_are_keyed_by_the_solver_revision(tmp_path, monkeypatch):
+    # Sequences solved by an older version of a solver must not be reused for a newer one.
+    import dataclasses
+
+    from mattebox import registry
+    from mattebox.active.imitation import teacher_data
+
+    rng = np.random.default_rng(1)
+    images = rng.random((1, 40, 40, 3)).astype(np.float32)
+    alphas = np.zeros((1, 40, 40), np.float32)
+    alphas[:, 10:30, 10:30] = 1.0
+    images[:, 10:30, 10:30] = 0.9
+    settings = dict(work_size=40, steps=1, solver="sm", candidates=2, cache_dir=tmp_path,
+                    log=lambda _: None)
+    teacher_data(images, alphas, **settings)
+    teacher_data(images, alphas, **settings)  # the same version: read back
+    assert len(list(tmp_path.glob("teacher_*.npz"))) == 1
+    spec = registry.get_method("sm")
+    monkeypatch.setitem(registry._METHODS, "sm", dataclasses.replace(spec, revision=spec.revision + 1))
+    teacher_data(images, alphas, **settings)
+    assert len(list(tmp_path.glob("teacher_*.npz"))) == 2
+
+
 def test_unreadable_weights_files_are_refused_clearly(tmp_path):
     from mattebox.active.baselines import load_region_cnn
     from mattebox.active.policy import load_policy
