@@ -115,7 +115,8 @@ def _difference_planes(planes):
             if y + dy >= height:
                 continue
             lo, hi = max(0, -dx), min(width, width - dx)
-            # Slices: loop-counter indices vectorise (see _sweep_direction).
+            # Slices (once per row, so their cost does not matter) with loop-counter indices
+            # vectorise; see _sweep_row.
             p0, p1, p2 = planes[0, y, lo:hi], planes[1, y, lo:hi], planes[2, y, lo:hi]
             q0 = planes[0, y + dy, lo + dx:hi + dx]
             q1 = planes[1, y + dy, lo + dx:hi + dx]
@@ -129,6 +130,7 @@ def _difference_planes(planes):
 
 @njit(cache=True, inline="always")
 def _colour_distance(image, y, x, qy, qx):
+    """||C_q - C_p|| for p = (y, x), q = (qy, qx)."""
     e0 = image[qy, qx, 0] - image[y, x, 0]
     e1 = image[qy, qx, 1] - image[y, x, 1]
     e2 = image[qy, qx, 2] - image[y, x, 2]
