@@ -125,9 +125,9 @@ def teacher_data(images: np.ndarray, alphas: np.ndarray, work_size: int, steps: 
                  cells: tuple[int, int, int] | None = None) -> dict[str, np.ndarray]:
     """Teacher sequences on every scene: ``images`` (N x S x S x 3 at ``work_size``), the
     normalised ``locations`` (N x steps x 2) and the ``mattes`` after each step (N x steps x S x S,
-    float16). Cached in ``cache_dir`` under a key of the inputs and the solver's revision. ``cells`` = (k, image_size,
-    grid) restricts the teacher to the policy's k candidate cells while any qualifies
-    (:func:`candidate_corners_map`)."""
+    float16). Cached in ``cache_dir`` under a key of the inputs and the solver's revision.
+    ``cells`` = (k, image_size, grid) restricts the teacher to the policy's k candidate cells
+    while any qualifies (:func:`candidate_corners_map`)."""
     settings = [images.shape, float(images[:, ::7, ::7].sum()), work_size, steps, solver, candidates]
     if get_method(solver).revision > 1:  # (revision 1 keeps the keys made before revisions)
         settings.append(get_method(solver).revision)

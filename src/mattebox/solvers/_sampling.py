@@ -9,9 +9,10 @@ one background sample B taken from the known regions of the trimap:
 Here live these two formulas (scalar Numba functions, to inline into kernels) and what the
 samplers need around them: the integer labelling of a trimap (:func:`trimap_labels`) and its
 rows of unknown pixels (:func:`label_spans`); the expansion of known regions (Gastal and
-Oliveira 2010, Section 3.1); per-class chessboard distances (:func:`chessboard_distance`)
-and nearest-pixel maps (:func:`nearest_of_class`); colour variances of small windows, at every pixel a sampler can
-pick (:func:`boundary_colour_variance`). Kernels compile on first use.
+Oliveira 2010, Section 3.1); per-class chessboard distances (:func:`chessboard_distance`),
+nearest-pixel maps (:func:`nearest_of_class`) and searches (:func:`nearest_of_class_at`);
+colour variances of small windows, at every pixel a sampler can pick
+(:func:`boundary_colour_variance`). Kernels compile on first use.
 """
 
 from __future__ import annotations
