@@ -71,7 +71,8 @@ from ._sampling import (
 MAX_RAYS = 64
 #: Radius of the 5 x 5 windows whose colour variance gives sigma_f^2, sigma_b^2 (Section 3.3).
 VARIANCE_RADIUS = 2
-#: Side of the square tiles in which stage 2 visits pixels (locality of the rays' reads).
+#: Side of the square tiles in which stage 2 visits pixels (locality of its reads: the sweeps'
+#: answers of rays nearer the x axis are stored by columns, and the samples lie near p).
 GATHER_TILE = 64
 #: One half in the 32.32 fixed point of the ray positions.
 HALF = 1 << 31
