@@ -129,8 +129,9 @@ def teacher_data(images: np.ndarray, alphas: np.ndarray, work_size: int, steps: 
     ``cells`` = (k, image_size, grid) restricts the teacher to the policy's k candidate cells
     while any qualifies (:func:`candidate_corners_map`)."""
     settings = [images.shape, float(images[:, ::7, ::7].sum()), work_size, steps, solver, candidates]
-    if get_method(solver).revision > 1:  # (revision 1 keeps the keys made before revisions)
-        settings.append(get_method(solver).revision)
+    revision = get_method(solver).revision
+    if revision > 1:  # (revision 1 keeps the keys made before revisions)
+        settings.append(revision)
     if cells is not None:
         settings.append(list(cells))
     key = hashlib.sha1(json.dumps(settings).encode()).hexdigest()[:12]

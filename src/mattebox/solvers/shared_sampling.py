@@ -173,6 +173,13 @@ def _line_offset(a, slope):
     return (a * slope + HALF) >> 32
 
 
+@njit(cache=True, inline="always")
+def _sweep_slot(a, b, sub_width):
+    """Where pixel (a, b) of a frame keeps a sweep's answers: (a // 3) W3 + b // 3, with
+    W3 = ceil(W / 3) = ``sub_width`` (one slot per pixel of a 3 x 3 window position)."""
+    return (a // 3) * sub_width + b // 3
+
+
 @njit(cache=True)
 def _sweep_direction(is_f, is_b, planes, sigma, slope, row_phase, col_phase, steps_f, steps_b,
                      energy_f, energy_b):
@@ -191,9 +198,8 @@ def _sweep_direction(is_f, is_b, planes, sigma, slope, row_phase, col_phase, ste
     same along a row, so the inner loop reads contiguous memory and vectorises. ``planes``
     are the frame's E, S, SE, SW colour differences (:func:`_difference_planes`). Answers
     are kept for the pixels whose row and column are ``row_phase``, ``col_phase`` modulo 3
-    (the window pixel whose ray this is): pixel (a, b) at (a // 3) W3 + b // 3 of the flat
-    outputs, W3 = ceil(W / 3), so that they are written in order; NO_SAMPLE steps: the ray
-    leaves the image first.
+    (the window pixel whose ray this is), at :func:`_sweep_slot` of the flat outputs, so
+    that they are written in order; NO_SAMPLE steps: the ray leaves the image first.
     """
     height, width = is_f.shape
     sub_width = (width + 2) // 3
@@ -212,15 +218,12 @@ def _sweep_direction(is_f, is_b, planes, sigma, slope, row_phase, col_phase, ste
             _sweep_row(is_f, is_b, planes, a, t, sigma, slope, n_f1, n_b1, e_f1, e_b1, n_f0,
                        n_b0, e_f0, e_b0)
         if a % 3 == row_phase:
-            start = (a // 3) * sub_width
-            for j in range((width - col_phase + 2) // 3):
-                b = col_phase + 3 * j
-                if t % 2 == 0:
-                    steps_f[start + j], steps_b[start + j] = n_f0[b], n_b0[b]
-                    energy_f[start + j], energy_b[start + j] = e_f0[b], e_b0[b]
-                else:
-                    steps_f[start + j], steps_b[start + j] = n_f1[b], n_b1[b]
-                    energy_f[start + j], energy_b[start + j] = e_f1[b], e_b1[b]
+            this_row = (n_f0, n_b0, e_f0, e_b0) if t % 2 == 0 else (n_f1, n_b1, e_f1, e_b1)
+            n_f, n_b, e_f, e_b = this_row
+            for b in range(col_phase, width, 3):
+                slot = _sweep_slot(a, b, sub_width)
+                steps_f[slot], steps_b[slot] = n_f[b], n_b[b]
+                energy_f[slot], energy_b[slot] = e_f[b], e_b[b]
 
 
 @njit(cache=True, inline="always")
@@ -316,9 +319,9 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
             min_ef = min_eb = np.inf
             for r in range(num_rays):
                 if lines[rotation, r, 0] == 0:
-                    k = (y // 3) * sub_width + x // 3
-                else:
-                    k = (x // 3) * sub_height + y // 3
+                    k = _sweep_slot(y, x, sub_width)
+                else:  # swept in the transposed frame
+                    k = _sweep_slot(x, y, sub_height)
                 if steps_f[rotation, r, k] < NO_SAMPLE:
                     f_pos[nf, 0], f_pos[nf, 1] = _ray_pixel(lines, rotation, r, y, x,
                                                             steps_f[rotation, r, k])
