@@ -244,6 +244,48 @@ def test_expansion_takes_the_nearest_qualifying_label():
     assert expanded[0, 4] == BACKGROUND  # equidistant: the first offset in (dy, dx) order
 
 
+def brute_force_expansion(image, labels, radius, threshold):
+    """Section 3.1 pixel by pixel: the nearest known pixel within ``radius`` whose colour is
+    within ``threshold``, ties to the smaller (dy, dx)."""
+    out = labels.copy()
+    height, width = labels.shape
+    for y, x in zip(*np.nonzero(labels == UNKNOWN)):
+        best = None
+        for yy in range(height):
+            for xx in range(width):
+                d2 = (yy - y) ** 2 + (xx - x) ** 2
+                if labels[yy, xx] == UNKNOWN or d2 > radius * radius:
+                    continue
+                if np.sum((image[yy, xx] - image[y, x]) ** 2) <= threshold**2:
+                    key = (d2, yy - y, xx - x)
+                    if best is None or key < best[0]:
+                        best = (key, labels[yy, xx])
+        if best is not None:
+            out[y, x] = best[1]
+    return out
+
+
+@pytest.mark.parametrize("radius", [10.0, 6.5, 2.0])
+def test_expansion_matches_brute_force(radius):
+    # Blocky colours with a few distinct values, so that many pixels have several qualifying
+    # known pixels at once (both of the kernel's search paths and its tie-breaking run).
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 4, size=(6, 8, 3)).repeat(5, axis=0).repeat(5, axis=1) / 3.0
+    image[rng.random(image.shape[:2]) < 0.2] += 0.01
+    labels = np.full(image.shape[:2], UNKNOWN, dtype=np.uint8)
+    labels[:, :9], labels[:, -9:] = BACKGROUND, FOREGROUND
+    labels[rng.random(labels.shape) < 0.05] = FOREGROUND
+    expanded = expand_known_regions(image, labels, radius, 5 / 256)
+    np.testing.assert_array_equal(expanded, brute_force_expansion(image, labels, radius, 5 / 256))
+    assert (expanded != labels).sum() > 20
+
+
+def test_transposed_difference_planes_are_those_of_the_transposed_image():
+    planes = np.random.default_rng(4).random((3, 7, 11)).astype(np.float32)
+    direct = sm._difference_planes(np.ascontiguousarray(planes.transpose(0, 2, 1)))
+    np.testing.assert_array_equal(sm._transposed_differences(sm._difference_planes(planes)), direct)
+
+
 def test_chessboard_distance_matches_brute_force():
     labels = (np.random.default_rng(1).random((13, 17)) < 0.08).astype(np.uint8)
     dist = chessboard_distance(labels, 1)

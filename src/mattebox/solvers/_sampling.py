@@ -93,16 +93,17 @@ def boundary_colour_variance(image, labels, radius):
     height, width = labels.shape
     out = np.zeros((height, width))
     for y in prange(height):
+        # Which pixels of the row have a neighbour of another label, one neighbour offset
+        # at a time along the row (unsigned indices, so that it vectorises).
+        edge = np.zeros(width, dtype=np.uint8)
+        for yy in range(max(0, y - 1), min(height, y + 2)):
+            for dx in range(-1, 2):
+                lo, hi = max(0, -dx), min(width, width - dx)
+                p0, q0 = np.uint64(lo), np.uint64(lo + dx)
+                for j in range(np.uint64(max(0, hi - lo))):
+                    edge[p0 + j] |= labels[y, p0 + j] != labels[yy, q0 + j]
         for x in range(width):
-            label = labels[y, x]
-            if label == UNKNOWN:
-                continue
-            edge = False
-            for yy in range(max(0, y - 1), min(height, y + 2)):
-                for xx in range(max(0, x - 1), min(width, x + 2)):
-                    if labels[yy, xx] != label:
-                        edge = True
-            if edge:
+            if edge[x] and labels[y, x] != UNKNOWN:
                 out[y, x] = window_colour_variance(image, y, x, radius)
     return out
 
@@ -342,17 +343,100 @@ def disk_offsets(radius: float) -> np.ndarray:
     return np.stack([dy[order], dx[order], d2[order]], axis=1).astype(np.int64)
 
 
+#: Side of the tiles whose known colours :func:`_expand` bounds (a sweep of 4 and 8 on the
+#: alphamatting-dev band cases: 4 rejects more of the searches that fail).
+COLOUR_TILE = 4
+
+
+@njit(cache=True, parallel=True)
+def _known_colour_boxes(image, labels, tile):
+    """Per ``tile`` x ``tile`` tile, the channel-wise min and max colour of its known pixels
+    (T_h x T_w x 3 each; +inf / -inf in a tile without known pixels)."""
+    height, width = labels.shape
+    tiles_y, tiles_x = (height + tile - 1) // tile, (width + tile - 1) // tile
+    lo = np.full((tiles_y, tiles_x, 3), np.inf)
+    hi = np.full((tiles_y, tiles_x, 3), -np.inf)
+    for ty in prange(tiles_y):
+        for y in range(ty * tile, min(height, (ty + 1) * tile)):
+            for x in range(width):
+                if labels[y, x] == UNKNOWN:
+                    continue
+                tx = x // tile
+                for ch in range(3):
+                    lo[ty, tx, ch] = min(lo[ty, tx, ch], image[y, x, ch])
+                    hi[ty, tx, ch] = max(hi[ty, tx, ch], image[y, x, ch])
+    return lo, hi
+
+
+@njit(cache=True, inline="always")
+def _matching_tiles(lo, hi, tile, y, x, radius, c0, c1, c2, margin, found):
+    """The tiles within ``radius`` of (y, x) with a known colour within ``margin`` of C_p in
+    every channel, written into ``found`` (rows (ty, tx)); returns their number. A known
+    pixel in any other tile is farther than ``margin`` in RGB distance (a channel's
+    difference is at most the Euclidean one)."""
+    tiles_y, tiles_x = lo.shape[0], lo.shape[1]
+    n = 0
+    for ty in range(max(0, y - radius) // tile, min(tiles_y * tile - 1, y + radius) // tile + 1):
+        for tx in range(max(0, x - radius) // tile, min(tiles_x * tile - 1, x + radius) // tile + 1):
+            if (lo[ty, tx, 0] - margin <= c0 <= hi[ty, tx, 0] + margin
+                    and lo[ty, tx, 1] - margin <= c1 <= hi[ty, tx, 1] + margin
+                    and lo[ty, tx, 2] - margin <= c2 <= hi[ty, tx, 2] + margin):
+                found[n, 0], found[n, 1] = ty, tx
+                n += 1
+    return n
+
+
+#: Up to this many matching tiles :func:`_expand` reads their pixels instead of the disk.
+FEW_TILES = 8
+
+
 @njit(cache=True, parallel=True)
 def _expand(image, labels, offsets, radius, threshold_sq):
     height, width = labels.shape
     near = _known_chessboard_distance(labels)
+    # About half the searches find nothing and would read the whole disk; the tiles' colour
+    # bounds settle most of those at once, and when few tiles can match, their pixels are
+    # read instead of the disk (the result is the same).
+    lo, hi = _known_colour_boxes(image, labels, COLOUR_TILE)
+    margin = math.sqrt(threshold_sq) * (1.0 + 1e-9)
+    span = 2 * radius // COLOUR_TILE + 2
     out = labels.copy()
     count = offsets.shape[0]
+    max_d2 = offsets[count - 1, 2] if count > 0 else -1  # the disk's edge (nearest first)
     for y in prange(height):
+        tiles = np.empty((span * span, 2), dtype=np.int64)
         for x in range(width):
             if labels[y, x] != UNKNOWN or near[y, x] > radius:
                 continue
             c0, c1, c2 = image[y, x, 0], image[y, x, 1], image[y, x, 2]
+            n = _matching_tiles(lo, hi, COLOUR_TILE, y, x, radius, c0, c1, c2, margin, tiles)
+            if n == 0:
+                continue
+            if n <= FEW_TILES:
+                # The nearest match in the tiles, ties to the smaller (dy, dx): the disk's order.
+                best_d2, best_dy, best_dx, best = FAR, 0, 0, UNKNOWN
+                for t in range(n):
+                    for yy in range(tiles[t, 0] * COLOUR_TILE,
+                                    min(height, (tiles[t, 0] + 1) * COLOUR_TILE)):
+                        dy = yy - y
+                        for xx in range(tiles[t, 1] * COLOUR_TILE,
+                                        min(width, (tiles[t, 1] + 1) * COLOUR_TILE)):
+                            label = labels[yy, xx]
+                            if label == UNKNOWN:
+                                continue
+                            dx = xx - x
+                            d2 = dy * dy + dx * dx
+                            if d2 > max_d2 or d2 > best_d2:
+                                continue
+                            if d2 == best_d2 and (dy > best_dy or (dy == best_dy and dx > best_dx)):
+                                continue
+                            e0 = image[yy, xx, 0] - c0
+                            e1 = image[yy, xx, 1] - c1
+                            e2 = image[yy, xx, 2] - c2
+                            if e0 * e0 + e1 * e1 + e2 * e2 <= threshold_sq:
+                                best_d2, best_dy, best_dx, best = d2, dy, dx, label
+                out[y, x] = best
+                continue
             # Euclidean distance >= chessboard distance: skip offsets nearer than that.
             min_d2 = near[y, x] * near[y, x]
             for k in range(count):

@@ -129,6 +129,66 @@ def _difference_planes(planes):
     return out
 
 
+@njit(cache=True, parallel=True)
+def _transposed_differences(differences):
+    """:func:`_difference_planes` of the transposed image (4 x W x H) from those of the
+    image: its E and S steps are the image's S and E, its SE the image's SE, and its SW
+    step from (x, y) is the image's SW step from (y - 1, x + 1), taken backwards."""
+    _, height, width = differences.shape
+    out = np.empty((4, width, height), dtype=np.float32)
+    block = 32
+    for bx in prange((width + block - 1) // block):
+        for y in range(height):
+            for x in range(bx * block, min(width, (bx + 1) * block)):
+                out[0, x, y] = differences[1, y, x]
+                out[1, x, y] = differences[0, y, x]
+                out[2, x, y] = differences[2, y, x]
+                out[3, x, y] = differences[3, y - 1, x + 1] if y >= 1 and x + 1 < width else 0.0
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _colour_planes(image):
+    """The image (H x W x 3) as float32 colour planes, 3 x H x W."""
+    height, width = image.shape[0], image.shape[1]
+    planes = np.empty((3, height, width), dtype=np.float32)
+    for y in prange(height):
+        for x in range(width):
+            for ch in range(3):
+                planes[ch, y, x] = image[y, x, ch]
+    return planes
+
+
+@njit(cache=True, parallel=True)
+def _stage_buffers(planes, labels):
+    """The planes stages 3 and 4 start from, in one pass: F and B (the image), alpha^g (0 / 1
+    on known pixels; float32), the confidence (1), f^g alpha^g (1 - alpha^g) and ||F^g - B^g||
+    (0), the known mask (float32 1 / 0) and the output alpha (float64, 0 / 1 on known
+    pixels). Stage 3 overwrites every unknown pixel of the first six, stage 4 of the last."""
+    _, height, width = planes.shape
+    fg = np.empty_like(planes)
+    bg = np.empty_like(planes)
+    alpha_g = np.empty((height, width), dtype=np.float32)
+    confidence = np.empty((height, width), dtype=np.float32)
+    fb_weight = np.empty((height, width), dtype=np.float32)
+    fb_distance = np.empty((height, width), dtype=np.float32)
+    known = np.empty((height, width), dtype=np.float32)
+    alpha = np.empty((height, width))
+    for y in prange(height):
+        for x in range(width):
+            for ch in range(3):
+                fg[ch, y, x] = planes[ch, y, x]
+                bg[ch, y, x] = planes[ch, y, x]
+            a = 1.0 if labels[y, x] == FOREGROUND else 0.0
+            alpha[y, x] = a
+            alpha_g[y, x] = a
+            confidence[y, x] = 1.0
+            fb_weight[y, x] = 0.0
+            fb_distance[y, x] = 0.0
+            known[y, x] = 0.0 if labels[y, x] == UNKNOWN else 1.0
+    return fg, bg, alpha_g, confidence, fb_weight, fb_distance, known, alpha
+
+
 @njit(cache=True, inline="always")
 def _colour_distance(image, y, x, qy, qx):
     """||C_q - C_p|| for p = (y, x), q = (qy, qx)."""
@@ -512,6 +572,7 @@ def _smooth(planes, known, spans, fg, bg, alpha, confidence, fb_weight, fb_dista
     M_p(F^l, B^l)); low-frequency alpha = sum W_a alpha_q / sum W_a, W_a = f^g_q G + [q known];
     alpha = f^l alpha(C_p; F^l, B^l) + (1 - f^l) low-frequency alpha. ``known`` is 1.0 on
     known pixels and 0.0 on unknown ones; known pixels that ``spans`` covers are skipped.
+    F^l and B^l go to ``out_f`` and ``out_b`` unless these are empty.
     Inputs are float32 and so are the sums; the final
     per-pixel arithmetic is float64.
     """
@@ -576,8 +637,9 @@ def _smooth(planes, known, spans, fg, bg, alpha, confidence, fb_weight, fb_dista
             low = float(acc[10, j]) / float(acc[11, j]) if acc[11, j] > 0.0 else float(alpha[y, x])
             a_l = project_alpha(c0, c1, c2, f0_, f1_, f2_, b0_, b1_, b2_)
             out_alpha[y, x] = min(1.0, max(0.0, conf * a_l + (1.0 - conf) * low))
-            out_f[0, y, x], out_f[1, y, x], out_f[2, y, x] = f0_, f1_, f2_
-            out_b[0, y, x], out_b[1, y, x], out_b[2, y, x] = b0_, b1_, b2_
+            if out_f.shape[0] > 0:
+                out_f[0, y, x], out_f[1, y, x], out_f[2, y, x] = f0_, f1_, f2_
+                out_b[0, y, x], out_b[1, y, x], out_b[2, y, x] = b0_, b1_, b2_
 
 
 def _smoothing_kernel(window: float) -> tuple[np.ndarray, np.ndarray]:
@@ -651,9 +713,9 @@ def _gather_stage(image, planes, labels, spans, rays, exps, int_exps):
              np.empty(size, dtype=np.float32), np.empty(size, dtype=np.float32))
     is_f = (labels == FOREGROUND).view(np.uint8)
     is_b = (labels == BACKGROUND).view(np.uint8)
+    differences = _difference_planes(planes)
     _sweep_rays((is_f, np.ascontiguousarray(is_f.T)), (is_b, np.ascontiguousarray(is_b.T)),
-                (_difference_planes(planes), _difference_planes(planes.transpose(0, 2, 1).copy())),
-                lines, *found)
+                (differences, _transposed_differences(differences)), lines, *found)
 
     gathered = (
         np.empty((3, height, width), dtype=np.float32),  # F
@@ -676,8 +738,9 @@ def _gather_stage(image, planes, labels, spans, rays, exps, int_exps):
     if missing.any():
         pixels = np.flatnonzero(missing)
         if pixels.size * height <= 4 * labels.size:
-            # Few pixels (their search costs at most ~4 passes over the image): exact.
-            maps = np.full((2, height, width), -1, dtype=np.int64)
+            # Few pixels (their search costs at most ~4 passes over the image): exact. The
+            # second pass reads the maps on these pixels only.
+            maps = np.empty((2, height, width), dtype=np.int64)
             maps[0].flat[pixels] = nearest_of_class_at(labels, FOREGROUND, pixels)
             maps[1].flat[pixels] = nearest_of_class_at(labels, BACKGROUND, pixels)
         else:
@@ -703,31 +766,28 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
         return (alpha, *_layers(image, labels)) if layers else (alpha, None, None)
 
     labels = expand_known_regions(image, labels, expansion_radius, expansion_threshold)
-    alpha = (labels == FOREGROUND).astype(np.float64)
     spans = label_spans(labels, UNKNOWN)
     if spans.shape[0] == 0:  # the expansion labelled every unknown pixel
+        alpha = (labels == FOREGROUND).astype(np.float64)
         return (alpha, *_layers(image, labels)) if layers else (alpha, None, None)
 
-    height, width = labels.shape
     exps = np.asarray(exponents, dtype=np.float64)
     int_exps = np.array([_small_int(e) for e in exps], dtype=np.int64)
-    planes = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
+    planes = _colour_planes(image)
     gathered_f, gathered_b, gathered_d, gathered_inv, gathered_var, _ = _gather_stage(
         image, planes, labels, spans, rays, exps, int_exps)
 
-    fg, bg = planes.copy(), planes.copy()
-    refined_alpha = alpha.astype(np.float32)
-    confidence = np.ones((height, width), dtype=np.float32)
-    fb_weight = np.zeros((height, width), dtype=np.float32)
-    fb_distance = np.zeros((height, width), dtype=np.float32)
+    fg, bg, refined_alpha, confidence, fb_weight, fb_distance, known, alpha = _stage_buffers(
+        planes, labels)
     joined = joined_spans(spans, JOIN_GAP)
     _refine(planes, joined, gathered_f, gathered_b, gathered_d, gathered_inv, gathered_var,
             int(refinement_radius), float(confidence_lambda), fg, bg, refined_alpha, confidence,
             fb_weight, fb_distance)
 
     offsets, weights = _smoothing_kernel(float(smoothing_window))
-    out_f, out_b = fg.copy(), bg.copy()
-    known = (labels != UNKNOWN).astype(np.float32)
+    # Stage 4 writes F and B on every unknown pixel, and only those are read (_layers).
+    shape = planes.shape if layers else (0, 0, 0)
+    out_f, out_b = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
     _smooth(planes, known, joined, fg, bg, refined_alpha, confidence, fb_weight, fb_distance,
             offsets, weights.astype(np.float32), float(confidence_lambda), alpha, out_f, out_b)
     if not layers:
