@@ -32,12 +32,14 @@ not depend on the number of threads.
 
 Speed: the rays of one direction are the digital lines of that direction, so a single sweep
 over the image finds, for every pixel at once, the first sample of each class and the path
-energy to it (see :func:`_sweep_direction`); a pair's N_p sum stops once the pair cannot win
-(neither changes the result). Stages 3 and 4 run along rows of unknown pixels, runs of a row
-fewer than JOIN_GAP pixels apart joined (their cost is per run and window offset), and the
-refinement keeps its 3 best pairs as sortable integer keys (see :func:`_refine`). Inner loops
-index with unsigned integers, not slices or signed offsets, so that they vectorise whether
-Numba compiles them afresh or loads them from its cache (see :func:`_sweep_row`).
+energy to it (see :func:`_sweep_direction`); the N_p sums of a pixel's pairs are computed
+together, pair by pair in the innermost loop, which vectorises; the expansion skips the
+searches that no 4 x 4 tile's known colours can satisfy (none of these changes the result).
+Stages 3 and 4 run along rows of unknown pixels, runs of a row fewer than JOIN_GAP pixels
+apart joined (their cost is per run and window offset), and the refinement keeps its 3 best
+pairs as sortable integer keys (see :func:`_refine`). Inner loops index with unsigned
+integers, not slices or signed offsets, so that they vectorise whether Numba compiles them
+afresh or loads them from its cache (see :func:`_sweep_row`).
 
 Choices where the paper is silent are listed in :func:`estimate_alpha_sm`.
 """
@@ -370,6 +372,10 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
         b_pos = np.empty((num_rays, 2), dtype=np.int64)
         f_cost = np.empty(num_rays)
         b_cost = np.empty(num_rays)
+        most = num_rays * num_rays  # pairs of one pixel: their colours, A_p D_f D_b and N_p
+        pair_f0, pair_f1, pair_f2 = np.empty(most), np.empty(most), np.empty(most)
+        pair_b0, pair_b1, pair_b2 = np.empty(most), np.empty(most), np.empty(most)
+        pair_rest, pair_n = np.empty(most), np.empty(most)
         y = spans[span, 0]
         for x in range(spans[span, 1], spans[span, 2]):
             rotation = 3 * (y % 3) + (x % 3)
@@ -415,9 +421,11 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
             for j in range(nb):
                 d = math.sqrt(float((b_pos[j, 0] - y) ** 2 + (b_pos[j, 1] - x) ** 2))
                 b_cost[j] = _power(d, e_b, i_b)
+            # g_p of every pair at once: N_p summed over the window in a fixed order (the
+            # centre first, then row by row), pair by pair in the innermost loop so that
+            # it vectorises; the strict minimum keeps the first of equal pairs.
             c0, c1, c2 = image[y, x, 0], image[y, x, 1], image[y, x, 2]
-            best = np.inf
-            best_i = best_j = 0
+            pairs = nf * nb
             for i in range(nf):
                 f0 = image[f_pos[i, 0], f_pos[i, 1], 0]
                 f1 = image[f_pos[i, 0], f_pos[i, 1], 1]
@@ -426,25 +434,29 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
                     b0 = image[b_pos[j, 0], b_pos[j, 1], 0]
                     b1 = image[b_pos[j, 0], b_pos[j, 1], 1]
                     b2 = image[b_pos[j, 0], b_pos[j, 1], 2]
+                    k = i * nb + j
+                    pair_f0[k], pair_f1[k], pair_f2[k] = f0, f1, f2
+                    pair_b0[k], pair_b1[k], pair_b2[k] = b0, b1, b2
                     alpha = project_alpha(c0, c1, c2, f0, f1, f2, b0, b1, b2)
                     a_p = pf + (1.0 - 2.0 * pf) * alpha  # A_p, Eq. 6
-                    rest = _power(a_p, e_a, i_a) * f_cost[i] * b_cost[j]
-                    # N_p (Eq. 4) is summed row by row; stop once the pair cannot win.
-                    n_p = distortion_sq(c0, c1, c2, f0, f1, f2, b0, b1, b2)
-                    if _power(n_p, e_n, i_n) * rest >= best:
+                    pair_rest[k] = _power(a_p, e_a, i_a) * f_cost[i] * b_cost[j]
+                    pair_n[k] = distortion_sq(c0, c1, c2, f0, f1, f2, b0, b1, b2)
+            for yy in range(max(0, y - 1), min(height, y + 2)):
+                for xx in range(max(0, x - 1), min(width, x + 2)):
+                    if yy == y and xx == x:
                         continue
-                    lost = False
-                    for yy in range(max(0, y - 1), min(height, y + 2)):
-                        for xx in range(max(0, x - 1), min(width, x + 2)):
-                            if yy != y or xx != x:
-                                n_p += distortion_sq(image[yy, xx, 0], image[yy, xx, 1],
-                                                     image[yy, xx, 2], f0, f1, f2, b0, b1, b2)
-                        if _power(n_p, e_n, i_n) * rest >= best:
-                            lost = True
-                            break
-                    if not lost:
-                        best = _power(n_p, e_n, i_n) * rest
-                        best_i, best_j = i, j
+                    q0, q1, q2 = image[yy, xx, 0], image[yy, xx, 1], image[yy, xx, 2]
+                    for k in range(pairs):
+                        pair_n[k] += distortion_sq(q0, q1, q2, pair_f0[k], pair_f1[k],
+                                                   pair_f2[k], pair_b0[k], pair_b1[k],
+                                                   pair_b2[k])  # N_p, Eq. 4
+            best = np.inf
+            best_k = 0
+            for k in range(pairs):
+                score = _power(pair_n[k], e_n, i_n) * pair_rest[k]
+                if score < best:
+                    best, best_k = score, k
+            best_i, best_j = best_k // nb, best_k % nb
             fy, fx = f_pos[best_i, 0], f_pos[best_i, 1]
             by, bx = b_pos[best_j, 0], b_pos[best_j, 1]
             norm = PROJECTION_EPSILON
