@@ -416,6 +416,11 @@ def _expand(image, labels, offsets, radius, threshold_sq):
                 # The nearest match in the tiles, ties to the smaller (dy, dx): the disk's order.
                 best_d2, best_dy, best_dx, best = FAR, 0, 0, UNKNOWN
                 for t in range(n):
+                    top, left = tiles[t, 0] * COLOUR_TILE, tiles[t, 1] * COLOUR_TILE
+                    gap_y = max(0, top - y, y - (top + COLOUR_TILE - 1))
+                    gap_x = max(0, left - x, x - (left + COLOUR_TILE - 1))
+                    if gap_y * gap_y + gap_x * gap_x > min(best_d2, max_d2):
+                        continue  # every pixel of the tile is farther than the best so far
                     for yy in range(tiles[t, 0] * COLOUR_TILE,
                                     min(height, (tiles[t, 0] + 1) * COLOUR_TILE)):
                         dy = yy - y
