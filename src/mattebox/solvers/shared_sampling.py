@@ -46,6 +46,7 @@ Choices where the paper is silent are listed in :func:`estimate_alpha_sm`.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -654,9 +655,11 @@ def _smooth(planes, known, spans, fg, bg, alpha, confidence, fb_weight, fb_dista
                 out_b[0, y, x], out_b[1, y, x], out_b[2, y, x] = b0_, b1_, b2_
 
 
+@functools.lru_cache(maxsize=8)
 def _smoothing_kernel(window: float) -> tuple[np.ndarray, np.ndarray]:
     """Offsets of the disk of radius 3 sigma, sigma^2 = m^2 / (9 pi), and their weights
-    G(d) = exp(-d^2 / sigma^2) (Section 3.4; G(0) = 1, see :func:`estimate_alpha_sm`)."""
+    G(d) = exp(-d^2 / sigma^2) as float32 (Section 3.4; G(0) = 1, see
+    :func:`estimate_alpha_sm`). Cached: every call shares the arrays; do not modify them."""
     sigma_sq = window * window / (9.0 * math.pi)
     reach = 3.0 * math.sqrt(sigma_sq)
     r = int(math.floor(reach))
@@ -665,10 +668,11 @@ def _smoothing_kernel(window: float) -> tuple[np.ndarray, np.ndarray]:
     d2 = dy * dy + dx * dx
     keep = d2 <= reach * reach
     offsets = np.stack([dy[keep], dx[keep]], axis=1).astype(np.int64)
-    weights = np.exp(-d2[keep] / sigma_sq)
+    weights = np.exp(-d2[keep] / sigma_sq).astype(np.float32)
     return offsets, weights
 
 
+@functools.lru_cache(maxsize=8)
 def _ray_lines(rays: int) -> np.ndarray:
     """The k_g ray directions of each of the 9 pixels of a 3 x 3 window, as (frame, sigma,
     kappa) int64 rows, 9 x k_g x 3. Ray j of window pixel w = 3 (y mod 3) + (x mod 3) has
@@ -677,7 +681,7 @@ def _ray_lines(rays: int) -> np.ndarray:
     that it always advances one pixel per step along the frame's major axis a: sigma = +-1
     is its sign there, and kappa = d(minor) / d(major) (|kappa| <= 1, 32.32 fixed point)
     gives the digital lines b = c + floor(a kappa + 1/2) it follows (see
-    :func:`_sweep_direction`)."""
+    :func:`_sweep_direction`). Cached: every call shares the array; do not modify it."""
     out = np.empty((9, rays, 3), dtype=np.int64)
     for w in range(9):
         for r in range(rays):
@@ -801,7 +805,7 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
     shape = planes.shape if layers else (0, 0, 0)
     out_f, out_b = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
     _smooth(planes, known, joined, fg, bg, refined_alpha, confidence, fb_weight, fb_distance,
-            offsets, weights.astype(np.float32), float(confidence_lambda), alpha, out_f, out_b)
+            offsets, weights, float(confidence_lambda), alpha, out_f, out_b)
     if not layers:
         return alpha, None, None
     return (alpha, *_layers(image, labels, out_f, out_b))
