@@ -29,9 +29,10 @@ A suggestion the simulated user cannot answer (fractional alpha) still counts as
 asked: "after k regions" means after k questions.
 
 Each block of results is cached as JSON in ``--out`` (default ``runs/active_bench``) so a long
-run (B1) can be resumed; ``--force`` recomputes (needed, or a new ``--out``, after a solver's
-output changes: the names do not record solver versions). The plot goes to
-``docs/active_rmse.png``.
+run (B1) can be resumed, together with what it depends on: the solvers' revisions (see
+:class:`mattebox.registry.MethodSpec`) and, for the policy's blocks, the contents of the
+weights file and the candidate cells. A cached block whose dependencies differ is computed
+again; ``--force`` recomputes everything. The plot goes to ``docs/active_rmse.png``.
 
     python benchmarks/active.py                      # everything
     python benchmarks/active.py --only learned,random,cluster,trimap
@@ -200,21 +201,45 @@ def rmse_after_regions(image, alpha, regions, solver: str, region: int) -> float
 
 
 class Cache:
+    """Block results as JSON files in ``out``, each stored with what it depends on (solver
+    revisions, a policy file's contents): a file whose dependencies differ from this run's,
+    or that records none, is computed again rather than reused."""
+
     def __init__(self, out: Path, force: bool) -> None:
         self.out, self.force = out, force
         out.mkdir(parents=True, exist_ok=True)
 
-    def get(self, name: str):
+    def get(self, name: str, depends: dict):
         path = self.out / f"{name}.json"
-        if path.is_file() and not self.force:
-            return json.loads(path.read_text())
-        return None
+        if not path.is_file() or self.force:
+            return None
+        stored = json.loads(path.read_text())
+        if not (isinstance(stored, dict) and stored.get("depends") == depends and "value" in stored):
+            log(f"{path.name} was computed with other solvers or weights (or records none); "
+                "computing it again")
+            return None
+        return stored["value"]
 
-    def put(self, name: str, value) -> None:
+    def put(self, name: str, value, depends: dict | None = None) -> None:
         path = self.out / f"{name}.json"
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(value, indent=1))
+        temporary.write_text(json.dumps({"depends": depends or {}, "value": value}, indent=1))
         temporary.replace(path)
+
+
+def solver_stamp(name: str) -> str:
+    """A registered solver and its output revision, e.g. "sm@2" ("name@?" if it is unknown)."""
+    from mattebox.registry import get_method
+
+    try:
+        return f"{name}@{get_method(name).revision}"
+    except Exception:  # reported where the block calls it
+        return f"{name}@?"
+
+
+def file_stamp(path: Path) -> str:
+    """The first 12 hex digits of a file's SHA-1."""
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def candidate_list(text: str) -> tuple[int, ...]:
@@ -228,12 +253,12 @@ def candidate_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r}: give 0 or increasing cluster counts such as 5,10,20 ({error})")
 
 
-def cluster_block(cache: Cache, name: str, items, solver: str, region: int) -> dict:
+def cluster_block(cache: Cache, name: str, items, solver: str, region: int, depends: dict) -> dict:
     """B3 per image and checkpoint N: the regions of N colour / position clusters at once."""
     from mattebox.active import baselines
     from mattebox.active.environment import oracle_answer
 
-    result = cache.get(name)
+    result = cache.get(name, depends)
     if result is None:
         result = {}
         for image_name, image, alpha, _ in items:
@@ -242,7 +267,7 @@ def cluster_block(cache: Cache, name: str, items, solver: str, region: int) -> d
                 regions = [(t, l, oracle_answer(alpha, slice(t, t + region), slice(l, l + region)))
                            for t, l in baselines.cluster_regions(image, k, region)]
                 result[image_name][str(k)] = rmse_after_regions(image, alpha, regions, solver, region)
-        cache.put(name, result)
+        cache.put(name, result, depends)
     return result
 
 
@@ -262,15 +287,16 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def sequence_block(cache: Cache, name: str, items, make_strategy, solver: str, steps: int, region: int):
+def sequence_block(cache: Cache, name: str, items, make_strategy, solver, steps: int, region: int,
+                   depends: dict):
     """Per image sequences, cached per image (B1 takes long)."""
-    result = cache.get(name) or {}
+    result = cache.get(name, depends) or {}
     for image_name, image, alpha, _ in items:
         if image_name in result:
             continue
         began = time.perf_counter()
         result[image_name] = run_sequence(image, alpha, make_strategy(), solver, steps, region)
-        cache.put(name, result)
+        cache.put(name, result, depends)
         log(f"{name} {image_name}: RMSE after {steps} regions {result[image_name][-1]['rmse']:.4f} "
             f"({time.perf_counter() - began:.0f} s)")
     return result
@@ -366,15 +392,24 @@ def main(argv=None) -> int:
         from dataclasses import replace
 
         policy.config = replace(policy.config, candidates=args.candidates)
+    # What each block's cached result depends on: the solver's revision, and for the policy's
+    # blocks the weights file's contents and the candidate cells used.
+    from mattebox.active.policy import candidate_levels, default_weights
+
+    on_solver = {"solver": solver_stamp(sm)}
+    on_policy = {**on_solver, "policy": file_stamp(args.weights or default_weights()),
+                 "candidates": list(candidate_levels(policy.config.candidates))}
     if {"learned", "reuse", "timing", "fast", "strokes"} & only:
         warm_up(sm, items[0][1])
-        learned = sequence_block(cache, f"learned_{sm}", items, lambda: LearnedStrategy(policy), sm, steps, region)
+        learned = sequence_block(cache, f"learned_{sm}", items, lambda: LearnedStrategy(policy), sm, steps, region,
+                                 on_policy)
         rows[f"learned + {sm}"] = curve(learned, steps)
     if "random" in only:
         seeds = []
         for seed in range(args.random_seeds):
             result = sequence_block(cache, f"random{seed}_{sm}", items,
-                                    lambda seed=seed: baselines.RandomStrategy(seed), sm, steps, region)
+                                    lambda seed=seed: baselines.RandomStrategy(seed), sm, steps, region,
+                                    on_solver)
             seeds.append(curve(result, steps))
         rows[f"B4 random + {sm}"] = list(np.mean(seeds, axis=0))
     if "cells" in only:
@@ -385,10 +420,11 @@ def main(argv=None) -> int:
         levels = candidate_levels(policy.config.candidates)
         tag, label = "-".join(map(str, levels)) or "0", "/".join(map(str, levels)) or "no"
         result = sequence_block(cache, f"cells{tag}_size_{sm}", items, lambda: CandidateCells(levels), sm,
-                                steps, region)
+                                steps, region, on_solver)
         rows[f"cells of {label} clusters by size + {sm}"] = curve(result, steps)
         seeds = [curve(sequence_block(cache, f"cells{tag}_random{seed}_{sm}", items,
-                                      lambda seed=seed: CandidateCells(levels, seed), sm, steps, region), steps)
+                                      lambda seed=seed: CandidateCells(levels, seed), sm, steps, region,
+                                      on_solver), steps)
                  for seed in range(args.random_seeds)]
         rows[f"cells of {label} clusters, random order + {sm}"] = list(np.mean(seeds, axis=0))
     synthetic_rows: dict[str, list[float]] = {}
@@ -406,20 +442,23 @@ def main(argv=None) -> int:
         levels = "-".join(map(str, candidate_levels(policy.config.candidates))) or "all"
         key = hashlib.sha1(which.encode()).hexdigest()[:8]
         result = sequence_block(cache, f"{tag}_learned_{key}_c{levels}_{sm}", scenes,
-                                lambda: LearnedStrategy(policy), sm, steps, small)
+                                lambda: LearnedStrategy(policy), sm, steps, small, on_policy)
         synthetic_rows[f"learned + {sm}"] = curve(result, steps)
         seeds = [curve(sequence_block(cache, f"{tag}_random{seed}_{sm}", scenes,
-                                      lambda seed=seed: baselines.RandomStrategy(seed), sm, steps, small), steps)
+                                      lambda seed=seed: baselines.RandomStrategy(seed), sm, steps, small,
+                                      on_solver), steps)
                  for seed in range(args.random_seeds)]
         synthetic_rows[f"B4 random + {sm}"] = list(np.mean(seeds, axis=0))
-        result = cluster_block(cache, f"{tag}_cluster_{sm}", scenes, sm, small)
+        result = cluster_block(cache, f"{tag}_cluster_{sm}", scenes, sm, small, on_solver)
         synthetic_rows[f"B3 cluster + {sm}"] = [float(np.mean([r[str(k)] for r in result.values()]))
                                               for k in CHECKPOINTS]
     if "cluster" in only:
-        result = cluster_block(cache, f"cluster_{sm}", items, sm, region)
+        result = cluster_block(cache, f"cluster_{sm}", items, sm, region, on_solver)
         rows[f"B3 cluster + {sm}"] = [float(np.mean([r[str(k)] for r in result.values()])) for k in CHECKPOINTS]
     if "region-cnn" in only:
-        result = cache.get(f"region_cnn_{sm}")
+        on_region_cnn = {**on_solver,
+                         "region_cnn": file_stamp(args.region_cnn or baselines.default_region_cnn_weights())}
+        result = cache.get(f"region_cnn_{sm}", on_region_cnn)
         if result is None:
             from mattebox.active.environment import ActiveEnvironment
 
@@ -436,7 +475,7 @@ def main(argv=None) -> int:
                         t, l = env.corner(location)
                         regions.append((t, l, env.oracle(t, l)))
                     result[name][str(k)] = rmse_after_regions(image, alpha, regions, sm, region)
-            cache.put(f"region_cnn_{sm}", result)
+            cache.put(f"region_cnn_{sm}", result, on_region_cnn)
         rows[f"B2 Region-CNN + {sm}"] = [float(np.mean([r[str(k)] for r in result.values()])) for k in CHECKPOINTS]
     if "ideal" in only:
         search = args.ideal_search if 0 < args.ideal_search < WORK_SIZE else None
@@ -444,14 +483,15 @@ def main(argv=None) -> int:
         ideal = sequence_block(cache, f"ideal_stride{args.stride}_search{search or WORK_SIZE}_{sm}", items,
                                lambda: baselines.IdealStrategy(stride=stride, workers=args.workers,
                                                                search_size=search),
-                               sm, steps, region)
+                               sm, steps, region, on_solver)
         where = f", searched at {search} px" if search else ""
         rows[f"B1 ideal (stride {args.stride}{where}) + {sm}"] = curve(ideal, steps)
     reuse_rows = {}
     if "reuse" in only:
         for solver in args.reuse_solvers.split(","):
             name = f"reuse_learned_{sm}_{solver}"
-            result = cache.get(name) or {}
+            on_both = {**on_policy, "reuse_solver": solver_stamp(solver)}
+            result = cache.get(name, on_both) or {}
             for image_name, image, alpha, _ in items:
                 if image_name in result:
                     continue
@@ -466,7 +506,7 @@ def main(argv=None) -> int:
                         result[image_name][str(k)] = None
                     log(f"{name} {image_name} k={k}: {result[image_name][str(k)]} "
                         f"({time.perf_counter() - began:.0f} s)")
-                cache.put(name, result)
+                cache.put(name, result, on_both)
             values = [[r[str(k)] for r in result.values()] for k in CHECKPOINTS]
             if all(v is not None for vs in values for v in vs):
                 reuse_rows[f"learned sequence + {solver}"] = [float(np.mean(v)) for v in values]
@@ -474,7 +514,8 @@ def main(argv=None) -> int:
     if "trimap" in only:
         for solver in [sm] + args.reuse_solvers.split(","):
             name = f"trimap_{solver}"
-            result = cache.get(name)
+            on_trimap_solver = {"solver": solver_stamp(solver)}
+            result = cache.get(name, on_trimap_solver)
             if result is None:
                 from mattebox.active.environment import get_solver, solve_matte
                 from mattebox.metrics import rmse
@@ -488,7 +529,7 @@ def main(argv=None) -> int:
                 except Exception as exc:
                     log(f"trimap + {solver} failed: {exc}")
                     continue
-                cache.put(name, result)
+                cache.put(name, result, on_trimap_solver)
             trimap_rows[f"trimap + {solver}"] = float(np.mean(list(result.values())))
     fast_timing = None
     if "fast" in only:
@@ -496,7 +537,7 @@ def main(argv=None) -> int:
 
         fast_solver = downscaled_solver(get_solver(sm), args.fast_size)
         fast = sequence_block(cache, f"learned_{sm}_solved{args.fast_size}", items,
-                              lambda: LearnedStrategy(policy), fast_solver, steps, region)
+                              lambda: LearnedStrategy(policy), fast_solver, steps, region, on_policy)
         rows[f"learned + {sm} solved at {args.fast_size} px"] = curve(fast, steps)
         seconds = [r["seconds"] for records in fast.values() for r in records[1:]]
         solved = solver_step_seconds(fast)
@@ -505,14 +546,14 @@ def main(argv=None) -> int:
                        "solved_count": len(solved), "solved_mean": float(np.mean(solved)) if solved else None}
     strokes = None
     if "strokes" in only:
-        strokes = cache.get(f"strokes_{sm}")
+        strokes = cache.get(f"strokes_{sm}", {**on_policy, "extra": args.extra})
         if strokes is None:
             strokes = {}
             for image_name, image, alpha, _ in items:
                 strokes[image_name] = regions_or_strokes(image, alpha, LearnedStrategy(policy), sm, steps,
                                                          region, args.extra)
                 log(f"strokes {image_name}: {strokes[image_name]}")
-            cache.put(f"strokes_{sm}", strokes)
+            cache.put(f"strokes_{sm}", strokes, {**on_policy, "extra": args.extra})
     timing = None
     if "timing" in only:
         seconds = [r["seconds"] for records in learned.values() for r in records[1:]]
