@@ -258,17 +258,23 @@ def cluster_block(cache: Cache, name: str, items, solver: str, region: int, depe
     from mattebox.active import baselines
     from mattebox.active.environment import oracle_answer
 
-    result = cache.get(name, depends)
-    if result is None:
-        result = {}
-        for image_name, image, alpha, _ in items:
-            result[image_name] = {}
-            for k in CHECKPOINTS:
-                regions = [(t, l, oracle_answer(alpha, slice(t, t + region), slice(l, l + region)))
-                           for t, l in baselines.cluster_regions(image, k, region)]
-                result[image_name][str(k)] = rmse_after_regions(image, alpha, regions, solver, region)
+    result = cache.get(name, depends) or {}
+    missing = [item for item in items if item[0] not in result]
+    for image_name, image, alpha, _ in missing:
+        result[image_name] = {}
+        for k in CHECKPOINTS:
+            regions = [(t, l, oracle_answer(alpha, slice(t, t + region), slice(l, l + region)))
+                       for t, l in baselines.cluster_regions(image, k, region)]
+            result[image_name][str(k)] = rmse_after_regions(image, alpha, regions, solver, region)
+    if missing:
         cache.put(name, result, depends)
-    return result
+    return these_items(result, items)
+
+
+def these_items(result: dict, items) -> dict:
+    """The entries of a cached block for this run's images (a block may hold more, from a
+    run over more images)."""
+    return {item[0]: result[item[0]] for item in items}
 
 
 def synthetic_items(count: int, seed: int, size: int, cache_dir: Path):
@@ -299,7 +305,7 @@ def sequence_block(cache: Cache, name: str, items, make_strategy, solver, steps:
         cache.put(name, result, depends)
         log(f"{name} {image_name}: RMSE after {steps} regions {result[image_name][-1]['rmse']:.4f} "
             f"({time.perf_counter() - began:.0f} s)")
-    return result
+    return these_items(result, items)
 
 
 def warm_up(solver: str, image: np.ndarray) -> None:
@@ -396,7 +402,7 @@ def main(argv=None) -> int:
     # blocks the weights file's contents and the candidate cells used.
     from mattebox.active.policy import candidate_levels, default_weights
 
-    on_solver = {"solver": solver_stamp(sm)}
+    on_solver = {"solver": solver_stamp(sm), "steps": steps}
     on_policy = {**on_solver, "policy": file_stamp(args.weights or default_weights()),
                  "candidates": list(candidate_levels(policy.config.candidates))}
     if {"learned", "reuse", "timing", "fast", "strokes"} & only:
@@ -458,13 +464,13 @@ def main(argv=None) -> int:
     if "region-cnn" in only:
         on_region_cnn = {**on_solver,
                          "region_cnn": file_stamp(args.region_cnn or baselines.default_region_cnn_weights())}
-        result = cache.get(f"region_cnn_{sm}", on_region_cnn)
-        if result is None:
+        result = cache.get(f"region_cnn_{sm}", on_region_cnn) or {}
+        missing = [item for item in items if item[0] not in result]
+        if missing:
             from mattebox.active.environment import ActiveEnvironment
 
-            result = {}
             nets = {k: baselines.load_region_cnn(k, args.region_cnn) for k in CHECKPOINTS}
-            for name, image, alpha, _ in items:
+            for name, image, alpha, _ in missing:
                 result[name] = {}
                 for k in CHECKPOINTS:
                     strategy = baselines.RegionCNNStrategy(nets[k])
@@ -476,6 +482,7 @@ def main(argv=None) -> int:
                         regions.append((t, l, env.oracle(t, l)))
                     result[name][str(k)] = rmse_after_regions(image, alpha, regions, sm, region)
             cache.put(f"region_cnn_{sm}", result, on_region_cnn)
+        result = these_items(result, items)
         rows[f"B2 Region-CNN + {sm}"] = [float(np.mean([r[str(k)] for r in result.values()])) for k in CHECKPOINTS]
     if "ideal" in only:
         search = args.ideal_search if 0 < args.ideal_search < WORK_SIZE else None
@@ -507,7 +514,7 @@ def main(argv=None) -> int:
                     log(f"{name} {image_name} k={k}: {result[image_name][str(k)]} "
                         f"({time.perf_counter() - began:.0f} s)")
                 cache.put(name, result, on_both)
-            values = [[r[str(k)] for r in result.values()] for k in CHECKPOINTS]
+            values = [[r[str(k)] for r in these_items(result, items).values()] for k in CHECKPOINTS]
             if all(v is not None for vs in values for v in vs):
                 reuse_rows[f"learned sequence + {solver}"] = [float(np.mean(v)) for v in values]
     trimap_rows = {}
@@ -515,22 +522,22 @@ def main(argv=None) -> int:
         for solver in [sm] + args.reuse_solvers.split(","):
             name = f"trimap_{solver}"
             on_trimap_solver = {"solver": solver_stamp(solver)}
-            result = cache.get(name, on_trimap_solver)
-            if result is None:
+            result = cache.get(name, on_trimap_solver) or {}
+            missing = [item for item in items if item[0] not in result]
+            if missing:
                 from mattebox.active.environment import get_solver, solve_matte
                 from mattebox.metrics import rmse
 
-                result = {}
                 try:
                     fn = get_solver(solver)
-                    for image_name, image, alpha, trimap in items:
+                    for image_name, image, alpha, trimap in missing:
                         result[image_name] = rmse(solve_matte(image, trimap, fn), alpha)
                         log(f"{name} {image_name}: {result[image_name]:.4f}")
                 except Exception as exc:
                     log(f"trimap + {solver} failed: {exc}")
                     continue
                 cache.put(name, result, on_trimap_solver)
-            trimap_rows[f"trimap + {solver}"] = float(np.mean(list(result.values())))
+            trimap_rows[f"trimap + {solver}"] = float(np.mean(list(these_items(result, items).values())))
     fast_timing = None
     if "fast" in only:
         from mattebox.active.environment import downscaled_solver, get_solver
@@ -546,14 +553,16 @@ def main(argv=None) -> int:
                        "solved_count": len(solved), "solved_mean": float(np.mean(solved)) if solved else None}
     strokes = None
     if "strokes" in only:
-        strokes = cache.get(f"strokes_{sm}", {**on_policy, "extra": args.extra})
-        if strokes is None:
-            strokes = {}
-            for image_name, image, alpha, _ in items:
-                strokes[image_name] = regions_or_strokes(image, alpha, LearnedStrategy(policy), sm, steps,
-                                                         region, args.extra)
-                log(f"strokes {image_name}: {strokes[image_name]}")
-            cache.put(f"strokes_{sm}", strokes, {**on_policy, "extra": args.extra})
+        on_strokes = {**on_policy, "extra": args.extra}
+        strokes = cache.get(f"strokes_{sm}", on_strokes) or {}
+        missing = [item for item in items if item[0] not in strokes]
+        for image_name, image, alpha, _ in missing:
+            strokes[image_name] = regions_or_strokes(image, alpha, LearnedStrategy(policy), sm, steps,
+                                                     region, args.extra)
+            log(f"strokes {image_name}: {strokes[image_name]}")
+        if missing:
+            cache.put(f"strokes_{sm}", strokes, on_strokes)
+        strokes = these_items(strokes, items)
     timing = None
     if "timing" in only:
         seconds = [r["seconds"] for records in learned.values() for r in records[1:]]
