@@ -228,13 +228,14 @@ class Cache:
 
 
 def solver_stamp(name: str) -> str:
-    """A registered solver and its output revision, e.g. "sm@2" ("name@?" if it is unknown)."""
-    from mattebox.registry import get_method
+    """A registered solver with its output revision (:func:`mattebox.registry.versioned_name`;
+    "name?" if it is unknown)."""
+    from mattebox.registry import versioned_name
 
     try:
-        return f"{name}@{get_method(name).revision}"
-    except Exception:  # reported where the block calls it
-        return f"{name}@?"
+        return versioned_name(name)
+    except Exception:  # reported where the block calls the solver
+        return f"{name}?"
 
 
 def file_stamp(path: Path) -> str:

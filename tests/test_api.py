@@ -89,3 +89,10 @@ def test_matte_from_files_writes_everything_and_protects_inputs(tmp_path):
     with pytest.raises(OutputError, match="input"):
         mattebox.matte(tmp_path / "out" / "composite.png", tmp_path / "tri.png", background="#00ff00",
                        output_dir=tmp_path / "out")
+
+
+def test_versioned_name_tags_methods_past_their_first_revision():
+    from mattebox.registry import get_method, versioned_name
+
+    assert versioned_name("cf") == "cf"  # revision 1: keys made before revisions stay valid
+    assert versioned_name("sm") == f"sm-r{get_method('sm').revision}"

@@ -135,6 +135,13 @@ def get_method(name: str) -> MethodSpec:
     return _METHODS[key]
 
 
+def versioned_name(name: str) -> str:
+    """``name`` tagged with its method's output revision, "sm-r2" (plain "cf" at revision 1,
+    so that keys made before revisions existed stay valid): for keys of stored results."""
+    revision = get_method(name).revision
+    return name if revision == 1 else f"{name}-r{revision}"
+
+
 def list_methods() -> list[MethodSpec]:
     """All registered methods, sorted by name (imports every provider module)."""
     for package_name in PROVIDER_PACKAGES:

@@ -432,15 +432,14 @@ def ideal_training_sequences(count: int, seed: int, work_size: int, stride: int,
     import json
     from pathlib import Path
 
-    from ..registry import get_method
+    from ..registry import versioned_name
     from .environment import region_size_for, resize_alpha, resize_image
     from .scenes import scene_pool
 
     images, alphas = scene_pool(count, seed, cache_dir=cache_dir, log=log)
     region = region_size_for(work_size)
-    revision = get_method(solver).revision
-    tag = solver if revision == 1 else f"{solver}-r{revision}"  # results of this solver version
-    path = Path(cache_dir) / f"ideal_{count}_{seed}_{work_size}_{stride}_{steps}_{tag}.json"
+    path = Path(cache_dir) / (f"ideal_{count}_{seed}_{work_size}_{stride}_{steps}_"
+                              f"{versioned_name(solver)}.json")
     done = json.loads(path.read_text()) if path.is_file() else {}
     small = np.stack([resize_image(i, work_size) for i in images])
     for i in range(count):
