@@ -194,6 +194,39 @@ def test_deterministic_across_calls_and_thread_counts(case):
         np.testing.assert_array_equal(a, c)
 
 
+@pytest.mark.parametrize("parts", [1, 3, 7])
+def test_work_cut_into_any_number_of_parts_gives_the_same_result(monkeypatch, parts):
+    # Stages 1-4 cut their rows into as many parts as Numba has threads; the number of
+    # parts, whatever the threads, must not change a pixel.
+    image, alpha, _, _, trimap = make_composite(48, 64, 5)
+    reference = estimate_alpha_sm(image, trimap, return_foreground_background=True)
+    import mattebox.solvers._sampling as sampling
+
+    monkeypatch.setattr(sm, "get_num_threads", lambda: parts)
+    monkeypatch.setattr(sampling.numba, "get_num_threads", lambda: parts)
+    cut = estimate_alpha_sm(image, trimap, return_foreground_background=True)
+    for a, b in zip(reference, cut):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_balanced_bounds_cut_contiguous_runs_of_nearly_equal_weight():
+    from mattebox.solvers._sampling import balanced_bounds
+
+    rng = np.random.default_rng(0)
+    for n, parts in [(1, 1), (0, 2), (5, 8), (100, 2), (400, 3)]:
+        weights = rng.random(n) * 10.0
+        weights[: n // 3] *= 20.0  # uneven, as the rows of a band are
+        bounds = balanced_bounds(weights, parts)
+        assert bounds.shape == (parts + 1,) and bounds[0] == 0 and bounds[-1] == n
+        assert np.all(np.diff(bounds) >= 0)
+        if n >= 100:
+            sums = [weights[bounds[i]:bounds[i + 1]].sum() for i in range(parts)]
+            assert max(sums) - min(sums) <= 2 * weights.max()
+    # The midpoint rule: one heavy unit between two light ones goes to the part holding its
+    # middle.
+    np.testing.assert_array_equal(balanced_bounds(np.array([1.0, 10.0, 3.0]), 2), [0, 2, 3])
+
+
 def test_registered_as_sm_with_aliases_and_foreground():
     spec = get_method("sm")
     assert get_method("shared") is spec and get_method("shared-matting") is spec
@@ -458,7 +491,7 @@ def test_gathering_matches_a_ray_by_ray_reference():
     spans = label_spans(labels, UNKNOWN)
     planes = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
     f, b, _, _, _, pf = sm._gather_stage(image, planes, labels, spans, 4,
-                                         np.array([3.0, 2, 1, 4]), np.array([3, 2, 1, 4]))
+                                         np.array([3.0, 2, 1, 4]), np.array([3, 2, 1, 4]), 2)
     reference = reference_gather(image, labels)
     assert len(reference) == (labels == UNKNOWN).sum()
     for (y, x), (ref_pf, fc, bc) in reference.items():
