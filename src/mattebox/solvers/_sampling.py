@@ -64,6 +64,19 @@ def distortion_sq(c0, c1, c2, f0, f1, f2, b0, b1, b2):
     return r0 * r0 + r1 * r1 + r2 * r2
 
 
+@njit(cache=True, inline="always")
+def distortion_sq_prepared(c0, c1, c2, f0, f1, f2, b0, b1, b2, d0, d1, d2, denominator):
+    """:func:`distortion_sq` with d = F - B and ||d||^2 + PROJECTION_EPSILON given (for one
+    pair scored against many colours); the same operations in the same order, so the same
+    value to the last bit."""
+    num = (c0 - b0) * d0 + (c1 - b1) * d1 + (c2 - b2) * d2
+    alpha = min(1.0, max(0.0, num / denominator))
+    r0 = c0 - (alpha * f0 + (1.0 - alpha) * b0)
+    r1 = c1 - (alpha * f1 + (1.0 - alpha) * b1)
+    r2 = c2 - (alpha * f2 + (1.0 - alpha) * b2)
+    return r0 * r0 + r1 * r1 + r2 * r2
+
+
 @njit(cache=True)
 def window_colour_variance(image, y, x, radius):
     """Colour variance (mean squared distance to the mean colour) of the window around (y, x).

@@ -63,6 +63,7 @@ from ._sampling import (
     PROJECTION_EPSILON,
     UNKNOWN,
     distortion_sq,
+    distortion_sq_prepared,
     expand_known_regions,
     joined_spans,
     label_spans,
@@ -384,7 +385,8 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
             most = num_rays * num_rays  # pairs of one pixel: their colours, A_p D_f D_b and N_p
             pair_f0, pair_f1, pair_f2 = np.empty(most), np.empty(most), np.empty(most)
             pair_b0, pair_b1, pair_b2 = np.empty(most), np.empty(most), np.empty(most)
-            pair_rest, pair_n = np.empty(most), np.empty(most)
+            pair_d0, pair_d1, pair_d2 = np.empty(most), np.empty(most), np.empty(most)
+            pair_den, pair_rest, pair_n = np.empty(most), np.empty(most), np.empty(most)
             y = spans[span, 0]
             for x in range(spans[span, 1], spans[span, 2]):
                 rotation = 3 * (y % 3) + (x % 3)
@@ -446,6 +448,9 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
                         k = i * nb + j
                         pair_f0[k], pair_f1[k], pair_f2[k] = f0, f1, f2
                         pair_b0[k], pair_b1[k], pair_b2[k] = b0, b1, b2
+                        d0, d1, d2 = f0 - b0, f1 - b1, f2 - b2
+                        pair_d0[k], pair_d1[k], pair_d2[k] = d0, d1, d2
+                        pair_den[k] = d0 * d0 + d1 * d1 + d2 * d2 + PROJECTION_EPSILON
                         alpha = project_alpha(c0, c1, c2, f0, f1, f2, b0, b1, b2)
                         a_p = pf + (1.0 - 2.0 * pf) * alpha  # A_p, Eq. 6
                         pair_rest[k] = _power(a_p, e_a, i_a) * f_cost[i] * b_cost[j]
@@ -456,9 +461,10 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
                             continue
                         q0, q1, q2 = image[yy, xx, 0], image[yy, xx, 1], image[yy, xx, 2]
                         for k in range(pairs):
-                            pair_n[k] += distortion_sq(q0, q1, q2, pair_f0[k], pair_f1[k],
-                                                       pair_f2[k], pair_b0[k], pair_b1[k],
-                                                       pair_b2[k])  # N_p, Eq. 4
+                            pair_n[k] += distortion_sq_prepared(
+                                q0, q1, q2, pair_f0[k], pair_f1[k], pair_f2[k], pair_b0[k],
+                                pair_b1[k], pair_b2[k], pair_d0[k], pair_d1[k], pair_d2[k],
+                                pair_den[k])  # N_p, Eq. 4
                 best = np.inf
                 best_k = 0
                 for k in range(pairs):
