@@ -377,16 +377,16 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
     i_n, i_a, i_f, i_b = int_exponents[0], int_exponents[1], int_exponents[2], int_exponents[3]
     bounds = span_bounds(spans, 0, parts)
     for part in prange(bounds.shape[0] - 1):
+        f_pos = np.empty((num_rays, 2), dtype=np.int64)
+        b_pos = np.empty((num_rays, 2), dtype=np.int64)
+        f_cost = np.empty(num_rays)
+        b_cost = np.empty(num_rays)
+        most = num_rays * num_rays  # pairs of one pixel: their colours, A_p D_f D_b and N_p
+        pair_f0, pair_f1, pair_f2 = np.empty(most), np.empty(most), np.empty(most)
+        pair_b0, pair_b1, pair_b2 = np.empty(most), np.empty(most), np.empty(most)
+        pair_d0, pair_d1, pair_d2 = np.empty(most), np.empty(most), np.empty(most)
+        pair_den, pair_rest, pair_n = np.empty(most), np.empty(most), np.empty(most)
         for span in range(bounds[part], bounds[part + 1]):
-            f_pos = np.empty((num_rays, 2), dtype=np.int64)
-            b_pos = np.empty((num_rays, 2), dtype=np.int64)
-            f_cost = np.empty(num_rays)
-            b_cost = np.empty(num_rays)
-            most = num_rays * num_rays  # pairs of one pixel: their colours, A_p D_f D_b and N_p
-            pair_f0, pair_f1, pair_f2 = np.empty(most), np.empty(most), np.empty(most)
-            pair_b0, pair_b1, pair_b2 = np.empty(most), np.empty(most), np.empty(most)
-            pair_d0, pair_d1, pair_d2 = np.empty(most), np.empty(most), np.empty(most)
-            pair_den, pair_rest, pair_n = np.empty(most), np.empty(most), np.empty(most)
             y = spans[span, 0]
             for x in range(spans[span, 1], spans[span, 2]):
                 rotation = 3 * (y % 3) + (x % 3)
