@@ -423,11 +423,12 @@ def _known_colour_boxes(image, labels, tile):
 
 
 @njit(cache=True, inline="always")
-def _matching_tiles(lo, hi, tile, y, x, radius, c0, c1, c2, margin, found):
+def _matching_tiles(lo, hi, tile, y, x, radius, c0, c1, c2, margin, found, limit):
     """The tiles within ``radius`` of (y, x) with a known colour within ``margin`` of C_p in
-    every channel, written into ``found`` (rows (ty, tx)); returns their number. A known
-    pixel in any other tile is farther than ``margin`` in RGB distance (a channel's
-    difference is at most the Euclidean one)."""
+    every channel, written into ``found`` (rows (ty, tx)); returns their number, or stops
+    at ``limit`` + 1 of them (the caller then needs no list). A known pixel in any other
+    tile is farther than ``margin`` in RGB distance (a channel's difference is at most the
+    Euclidean one)."""
     tiles_y, tiles_x = lo.shape[0], lo.shape[1]
     n = 0
     for ty in range(max(0, y - radius) // tile, min(tiles_y * tile - 1, y + radius) // tile + 1):
@@ -437,6 +438,8 @@ def _matching_tiles(lo, hi, tile, y, x, radius, c0, c1, c2, margin, found):
                     and lo[ty, tx, 2] - margin <= c2 <= hi[ty, tx, 2] + margin):
                 found[n, 0], found[n, 1] = ty, tx
                 n += 1
+                if n > limit:
+                    return n
     return n
 
 
@@ -471,7 +474,8 @@ def _expand(image, labels, offsets, radius, threshold_sq, parts):
                 if labels[y, x] != UNKNOWN or near[y, x] > radius:
                     continue
                 c0, c1, c2 = image[y, x, 0], image[y, x, 1], image[y, x, 2]
-                n = _matching_tiles(lo, hi, COLOUR_TILE, y, x, radius, c0, c1, c2, margin, tiles)
+                n = _matching_tiles(lo, hi, COLOUR_TILE, y, x, radius, c0, c1, c2, margin,
+                                     tiles, FEW_TILES)
                 if n == 0:
                     continue
                 if n <= FEW_TILES:
