@@ -74,16 +74,29 @@ def distortion_sq(c0, c1, c2, f0, f1, f2, b0, b1, b2):
 
 
 @njit(cache=True, inline="always")
-def distortion_sq_prepared(c0, c1, c2, f0, f1, f2, b0, b1, b2, d0, d1, d2, denominator):
-    """:func:`distortion_sq` with d = F - B and ||d||^2 + PROJECTION_EPSILON given (for one
+def project_alpha_prepared(c0, c1, c2, b0, b1, b2, d0, d1, d2, denominator):
+    """:func:`project_alpha` with d = F - B and ||d||^2 + PROJECTION_EPSILON given (for one
     pair scored against many colours); the same operations in the same order, so the same
     value to the last bit."""
     num = (c0 - b0) * d0 + (c1 - b1) * d1 + (c2 - b2) * d2
-    alpha = min(1.0, max(0.0, num / denominator))
+    return min(1.0, max(0.0, num / denominator))
+
+
+@njit(cache=True, inline="always")
+def composite_residual_sq(c0, c1, c2, f0, f1, f2, b0, b1, b2, alpha):
+    """||C - (alpha F + (1 - alpha) B)||^2: :func:`distortion_sq` at a given alpha."""
     r0 = c0 - (alpha * f0 + (1.0 - alpha) * b0)
     r1 = c1 - (alpha * f1 + (1.0 - alpha) * b1)
     r2 = c2 - (alpha * f2 + (1.0 - alpha) * b2)
     return r0 * r0 + r1 * r1 + r2 * r2
+
+
+@njit(cache=True, inline="always")
+def distortion_sq_prepared(c0, c1, c2, f0, f1, f2, b0, b1, b2, d0, d1, d2, denominator):
+    """:func:`distortion_sq` with d and ||d||^2 + PROJECTION_EPSILON given, to the last bit
+    (see :func:`project_alpha_prepared`)."""
+    alpha = project_alpha_prepared(c0, c1, c2, b0, b1, b2, d0, d1, d2, denominator)
+    return composite_residual_sq(c0, c1, c2, f0, f1, f2, b0, b1, b2, alpha)
 
 
 @njit(cache=True)

@@ -63,6 +63,7 @@ from ._sampling import (
     PROJECTION_EPSILON,
     UNKNOWN,
     distortion_sq,
+    composite_residual_sq,
     distortion_sq_prepared,
     expand_known_regions,
     joined_spans,
@@ -71,6 +72,7 @@ from ._sampling import (
     nearest_of_class_at,
     span_bounds,
     project_alpha,
+    project_alpha_prepared,
     tiled_spans,
     trimap_labels,
     boundary_colour_variance,
@@ -449,12 +451,14 @@ def _gather(image, steps_f, steps_b, energy_f, energy_b, lines, variance, neares
                         pair_f0[k], pair_f1[k], pair_f2[k] = f0, f1, f2
                         pair_b0[k], pair_b1[k], pair_b2[k] = b0, b1, b2
                         d0, d1, d2 = f0 - b0, f1 - b1, f2 - b2
-                        pair_d0[k], pair_d1[k], pair_d2[k] = d0, d1, d2
-                        pair_den[k] = d0 * d0 + d1 * d1 + d2 * d2 + PROJECTION_EPSILON
-                        alpha = project_alpha(c0, c1, c2, f0, f1, f2, b0, b1, b2)
+                        den = d0 * d0 + d1 * d1 + d2 * d2 + PROJECTION_EPSILON
+                        pair_d0[k], pair_d1[k], pair_d2[k], pair_den[k] = d0, d1, d2, den
+                        alpha = project_alpha_prepared(c0, c1, c2, b0, b1, b2, d0, d1, d2, den)
                         a_p = pf + (1.0 - 2.0 * pf) * alpha  # A_p, Eq. 6
                         pair_rest[k] = _power(a_p, e_a, i_a) * f_cost[i] * b_cost[j]
-                        pair_n[k] = distortion_sq(c0, c1, c2, f0, f1, f2, b0, b1, b2)
+                        # M_p^2 of the centre pixel, from the same alpha
+                        pair_n[k] = composite_residual_sq(c0, c1, c2, f0, f1, f2, b0, b1, b2,
+                                                          alpha)
                 for yy in range(max(0, y - 1), min(height, y + 2)):
                     for xx in range(max(0, x - 1), min(width, x + 2)):
                         if yy == y and xx == x:
