@@ -316,6 +316,33 @@ def test_cluster_cue_marks_one_cell_per_cluster_biggest_first():
     assert torch.equal(cue, cluster_cue(colours, clusters=2))  # deterministic
 
 
+
+def test_cell_spread_and_a_spread_weight_move_the_candidate_off_an_edge():
+    from mattebox.active.imitation import candidate_corners_map
+    from mattebox.active.policy import cell_clusters, cell_colours, cell_spread
+
+    # An 8 x 8 grid of 5 x 5 px cells: red left half, blue right half, the colour edge
+    # running through the middle of column 3, so that column's cells mix the two colours.
+    grid, size = 8, 40
+    image = np.zeros((size, size, 3))
+    image[:, :18, 0] = 1.0
+    image[:, 18:, 2] = 1.0
+    spread = cell_spread(image, grid).view(grid, grid)
+    assert torch.all(spread[:, 3] > 1.0)  # mixed cells
+    assert torch.allclose(spread[:, [0, 1, 2, 4, 5, 6, 7]], torch.zeros(grid, 7), atol=1e-5)
+    colours = cell_colours(image, size, grid)
+    _, nearest, _ = cell_clusters(colours, 1)
+    _, same, _ = cell_clusters(colours, 1, spread.view(1, -1), 0.0)
+    assert torch.equal(nearest, same)  # weight 0: the nearest cell, as before
+    assert int(nearest[0, 0]) % grid == 3  # the one centroid lies on the edge column
+    _, moved, _ = cell_clusters(colours, 1, spread.view(1, -1), 1.0)
+    assert int(moved[0, 0]) % grid in (2, 4)  # a pure cell beside it instead
+    # The teacher restricted to the candidate cells sees the same cells.
+    plain = candidate_corners_map(image, (size, size), 5, 1, size, grid)
+    spread_map = candidate_corners_map(image, (size, size), 5, 1, size, grid, 1.0)
+    assert np.argwhere(plain)[0, 1] == 15 and np.argwhere(spread_map)[0, 1] in (10, 20)
+    assert PolicyConfig.from_dict({"candidate_spread": 0.5}).candidate_spread == 0.5
+
 def test_grid_head_with_cluster_cue_runs_and_clones():
     from dataclasses import replace
 

@@ -83,16 +83,17 @@ def _boundary_distance(alpha: np.ndarray, tolerance: float) -> np.ndarray:
 
 
 def candidate_corners_map(image: np.ndarray, shape, region_size: int, cells: int, image_size: int,
-                          grid: int) -> np.ndarray:
-    """Region corners of the cells a policy with ``PolicyConfig.candidates`` = ``cells``
-    chooses among first (:class:`~mattebox.active.policy.LearnedStrategy`), as a bool map
-    over the corners of an environment of ``shape`` and ``region_size``."""
+                          grid: int, spread_weight: float = 0.0) -> np.ndarray:
+    """Region corners of the cells a policy with ``PolicyConfig.candidates`` = ``cells`` (and
+    ``candidate_spread`` = ``spread_weight``) chooses among first
+    (:class:`~mattebox.active.policy.LearnedStrategy`), as a bool map over the corners of an
+    environment of ``shape`` and ``region_size``."""
     import torch
 
     from .environment import corner_for
     from .policy import cell_locations, image_cluster_cue
 
-    marked = torch.nonzero(image_cluster_cue(image, cells, image_size, grid) > 0).flatten()
+    marked = torch.nonzero(image_cluster_cue(image, cells, image_size, grid, spread_weight) > 0).flatten()
     locations = cell_locations(marked, grid).tolist()
     allowed = np.zeros((shape[0] - region_size + 1, shape[1] - region_size + 1), dtype=bool)
     for location in locations:
@@ -122,12 +123,13 @@ def teacher_sequence(env: ActiveEnvironment, steps: int, candidates: int = 4,
 def teacher_data(images: np.ndarray, alphas: np.ndarray, work_size: int, steps: int, solver: str,
                  candidates: int = 4, cache_dir: str | Path | None = None,
                  log: Callable[[str], None] = print,
-                 cells: tuple[int, int, int] | None = None) -> dict[str, np.ndarray]:
+                 cells: tuple | None = None) -> dict[str, np.ndarray]:
     """Teacher sequences on every scene: ``images`` (N x S x S x 3 at ``work_size``), the
     normalised ``locations`` (N x steps x 2) and the ``mattes`` after each step (N x steps x S x S,
     float16). Cached in ``cache_dir`` under a key of the inputs and the solver's revision.
-    ``cells`` = (k, image_size, grid) restricts the teacher to the policy's k candidate cells
-    while any qualifies (:func:`candidate_corners_map`)."""
+    ``cells`` = (k, image_size, grid) or (k, image_size, grid, spread weight) restricts the
+    teacher to the policy's k candidate cells while any qualifies
+    (:func:`candidate_corners_map`)."""
     settings = [images.shape, float(images[:, ::7, ::7].sum()), work_size, steps, solver, candidates]
     revision = get_method(solver).revision
     if revision > 1:  # (revision 1 keeps the keys made before revisions)

@@ -111,6 +111,11 @@ class PolicyConfig:
     #: may take any cell (ours). One number K means (K,); 0 or () every cell (policies shipped
     #: before it existed). The shipped policy: (20,).
     candidates: int | tuple[int, ...] = 0
+    #: With ``candidates``: the weight w of a cell's colour spread (:func:`cell_spread`) when
+    #: each cluster's candidate cell is picked, least distance to the centroid plus w times
+    #: the spread (ours; 0: the nearest cell, as policies shipped before it). Read at
+    #: inference and by a teacher restricted to the candidate cells (``teacher_cells``).
+    candidate_spread: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -283,13 +288,17 @@ CLUSTERS = 20
 CLUSTER_ITERATIONS = 10
 
 
-def cell_clusters(colours: torch.Tensor, clusters: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def cell_clusters(colours: torch.Tensor, clusters: int, spread: torch.Tensor | None = None,
+                  spread_weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """k-means of the grid cells by mean colour (of the normalised image tensor, B x 3 x grid x
     grid) and position in [-1, 1] into ``clusters`` clusters (at most one per cell).
 
     Deterministic: Lloyd iterations from cells evenly spaced in raster order. Returns each
     cell's cluster (B x cells), the cell nearest each centroid (B x k) and the clusters' sizes
-    in cells (B x k).
+    in cells (B x k). With ``spread`` (B x cells, :func:`cell_spread`) and ``spread_weight``
+    w > 0, a cluster's cell is the one with the least distance to its centroid plus w times
+    the cell's spread instead: a cell mixing two colours is likelier to straddle an edge and
+    be skipped by the person.
     """
     batch, _, grid, _ = colours.shape
     cells = grid * grid
@@ -309,11 +318,29 @@ def cell_clusters(colours: torch.Tensor, clusters: int) -> tuple[torch.Tensor, t
             centres = torch.where(counts[..., None] > 0, sums / counts.clamp(min=1.0)[..., None],
                                   centres)
         member = torch.cdist(features, centres).argmin(dim=2)
-        nearest = torch.cdist(centres, features).argmin(dim=2)
+        distance = torch.cdist(centres, features)
+        if spread is not None and spread_weight > 0.0:
+            distance = distance + spread_weight * spread.to(distance.dtype)[:, None, :]
+        nearest = distance.argmin(dim=2)
     return member, nearest, counts
 
 
-def cluster_cue(colours: torch.Tensor, clusters: int = CLUSTERS) -> torch.Tensor:
+def cell_spread(image: np.ndarray, grid: int) -> torch.Tensor:
+    """Colour spread of each cell of a ``grid`` x ``grid`` grid over one H x W x 3 image in
+    [0, 1], at the image's own size (1 x cells): the root of the summed per-channel
+    variances, each channel in units of its ImageNet standard deviation, as the policy's
+    colours are (ours, for ``PolicyConfig.candidate_spread``)."""
+    with torch.no_grad():
+        # float64: E[x^2] - E[x]^2 in float32 leaves ~1e-3 on a uniform cell
+        std = torch.tensor(IMAGENET_STD, dtype=torch.float64).view(1, 3, 1, 1)
+        tensor = torch.as_tensor(np.asarray(image, dtype=np.float64)).permute(2, 0, 1)[None] / std
+        mean = F.adaptive_avg_pool2d(tensor, grid)
+        variance = F.adaptive_avg_pool2d(tensor * tensor, grid) - mean * mean
+        return variance.clamp(min=0.0).sum(dim=1).sqrt().flatten(1).float()
+
+
+def cluster_cue(colours: torch.Tensor, clusters: int = CLUSTERS, spread: torch.Tensor | None = None,
+                spread_weight: float = 0.0) -> torch.Tensor:
     """Where the clustering baseline (B3) would ask, B x 1 x grid x grid (ours, not in the paper).
 
     The cells are grouped by :func:`cell_clusters`; the cell nearest each centroid gets the
@@ -322,7 +349,7 @@ def cluster_cue(colours: torch.Tensor, clusters: int = CLUSTERS) -> torch.Tensor
     head its choices to take or leave.
     """
     batch, _, grid, _ = colours.shape
-    _, nearest, counts = cell_clusters(colours, clusters)
+    _, nearest, counts = cell_clusters(colours, clusters, spread, spread_weight)
     weight = counts / counts.amax(dim=1, keepdim=True)
     cue = counts.new_zeros(batch, grid * grid).scatter_reduce(1, nearest, weight, reduce="amax")
     return cue.view(batch, 1, grid, grid)
@@ -351,9 +378,11 @@ class CandidateLevels:
     sizes: list[torch.Tensor]  # per level: B x k, the clusters' sizes in cells
 
     @classmethod
-    def of(cls, colours: torch.Tensor, levels: tuple[int, ...]) -> "CandidateLevels":
-        """The clusterings of the cells' ``colours`` (B x 3 x grid x grid) for ``levels``."""
-        clusterings = [cell_clusters(colours, k) for k in levels]
+    def of(cls, colours: torch.Tensor, levels: tuple[int, ...], spread: torch.Tensor | None = None,
+           spread_weight: float = 0.0) -> "CandidateLevels":
+        """The clusterings of the cells' ``colours`` (B x 3 x grid x grid) for ``levels``
+        (``spread``, ``spread_weight``: see :func:`cell_clusters`)."""
+        clusterings = [cell_clusters(colours, k, spread, spread_weight) for k in levels]
         return cls(*([c[i] for c in clusterings] for i in range(3)))
 
     def open_cells(self, record: torch.Tensor) -> torch.Tensor | None:
@@ -396,10 +425,13 @@ def cell_colours(image: np.ndarray, image_size: int, grid: int) -> torch.Tensor:
         return F.adaptive_avg_pool2d(image_tensor(image, image_size), grid)
 
 
-def image_cluster_cue(image: np.ndarray, clusters: int, image_size: int, grid: int) -> torch.Tensor:
-    """:func:`cluster_cue` of one H x W x 3 image as its policy sees it (:func:`cell_colours`),
-    flattened to grid * grid."""
-    return cluster_cue(cell_colours(image, image_size, grid), clusters).flatten()
+def image_cluster_cue(image: np.ndarray, clusters: int, image_size: int, grid: int,
+                      spread_weight: float = 0.0) -> torch.Tensor:
+    """:func:`cluster_cue` of one H x W x 3 image as its policy sees it (:func:`cell_colours`;
+    with ``spread_weight`` > 0, :func:`cell_spread` of the image), flattened to grid * grid."""
+    spread = cell_spread(image, grid) if spread_weight > 0.0 else None
+    return cluster_cue(cell_colours(image, image_size, grid), clusters, spread,
+                       spread_weight).flatten()
 
 
 #: Matte statistics per grid cell the grid head reads (mean alpha, mean 4 alpha (1 - alpha)).
@@ -758,7 +790,9 @@ class LearnedStrategy:
             levels = candidate_levels(self.policy.config.candidates)
             self.candidates = None
             if levels and self.policy.grid is not None:
-                self.candidates = CandidateLevels.of(self.state.colours, levels)
+                weight = float(self.policy.config.candidate_spread)
+                spread = cell_spread(image, self.policy.grid) if weight > 0.0 else None
+                self.candidates = CandidateLevels.of(self.state.colours, levels, spread, weight)
 
     def next_location(self) -> tuple[float, float]:
         if self.state is None:

@@ -357,6 +357,8 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
         cells = None
         if tc.teacher_cells > 0:
             cells = (tc.teacher_cells, policy.config.image_size, policy.config.grid)
+            if policy.config.candidate_spread > 0.0:  # (the cache keys of 0 stay as they were)
+                cells += (float(policy.config.candidate_spread),)
         data = teacher_data(images[:count], alphas[:count], tc.work_size, tc.steps, tc.solver,
                             tc.teacher_candidates, cache_dir=cache, log=log, cells=cells)
         torch.manual_seed(tc.seed)
