@@ -39,8 +39,8 @@ Stages 3 and 4 run along rows of unknown pixels, runs of a row fewer than JOIN_G
 apart joined (their cost is per run and window offset), and the refinement keeps its 3 best
 pairs as sortable integer keys (see :func:`_refine`). Inner loops index with unsigned
 integers, not slices or signed offsets, so that they vectorise whether Numba compiles them
-afresh or loads them from its cache (see :func:`_sweep_row`). The expansion and stages 2-4 hand each
-thread one contiguous part of the rows of nearly equal work
+afresh or loads them from its cache (see :func:`_sweep_row`). The expansion and stages 2-4
+hand each thread one contiguous part of the rows of nearly equal work
 (:func:`~mattebox.solvers._sampling.balanced_bounds`), not an equal count of rows or runs:
 the unknown pixels of a band are rarely spread evenly (on the 400 x 400 band cases one half
 of the runs held up to 86% of the pixels).
@@ -62,20 +62,20 @@ from ._sampling import (
     FOREGROUND,
     PROJECTION_EPSILON,
     UNKNOWN,
-    distortion_sq,
+    boundary_colour_variance,
     composite_residual_sq,
+    distortion_sq,
     distortion_sq_prepared,
     expand_known_regions,
     joined_spans,
     label_spans,
     nearest_of_both_classes,
     nearest_of_class_at,
-    span_bounds,
     project_alpha,
     project_alpha_prepared,
+    span_bounds,
     tiled_spans,
     trimap_labels,
-    boundary_colour_variance,
 )
 
 #: Largest number of rays per pixel the kernels accept (k_g; the paper uses 4).
