@@ -319,6 +319,7 @@ def test_cluster_cue_marks_one_cell_per_cluster_biggest_first():
 
 def test_cell_spread_and_a_spread_weight_move_the_candidate_off_an_edge():
     from mattebox.active.imitation import candidate_corners_map
+    from mattebox.errors import InputError
     from mattebox.active.policy import cell_clusters, cell_colours, cell_spread
 
     # An 8 x 8 grid of 5 x 5 px cells: red left half, blue right half, the colour edge
@@ -342,6 +343,10 @@ def test_cell_spread_and_a_spread_weight_move_the_candidate_off_an_edge():
     spread_map = candidate_corners_map(image, (size, size), 5, 1, size, grid, 1.0)
     assert np.argwhere(plain)[0, 1] == 15 and np.argwhere(spread_map)[0, 1] in (10, 20)
     assert PolicyConfig.from_dict({"candidate_spread": 0.5}).candidate_spread == 0.5
+    assert PolicyConfig.from_dict({"candidate_spread": 1}).candidate_spread == 1.0
+    for bad in (-0.5, float("nan"), "1", True):
+        with pytest.raises(InputError, match="candidate_spread"):
+            PolicyConfig.from_dict({"candidate_spread": bad})
 
 def test_grid_head_with_cluster_cue_runs_and_clones():
     from dataclasses import replace

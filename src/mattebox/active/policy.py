@@ -141,7 +141,13 @@ class PolicyConfig:
                 raise InputError(f"{key} must be true or false, not {getattr(config, key)!r}")
         if config.grid < 2:
             raise InputError(f"grid must be at least 2 cells per side, not {config.grid}")
-        config = replace(config, candidates=candidate_levels(config.candidates))
+        spread = config.candidate_spread
+        if (isinstance(spread, bool) or not isinstance(spread, (int, float, np.integer, np.floating))
+                or not math.isfinite(spread) or spread < 0):
+            raise InputError(f"candidate_spread must be a number >= 0 (0: the cell nearest each "
+                             f"centroid), not {spread!r}")
+        config = replace(config, candidates=candidate_levels(config.candidates),
+                         candidate_spread=float(spread))
         return config
 
 
