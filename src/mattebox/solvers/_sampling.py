@@ -17,6 +17,7 @@ colour variances of small windows, at every pixel a sampler can pick
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -406,9 +407,10 @@ def tiled_spans(spans, tile):
     return pieces[np.argsort(keys, kind="mergesort")]
 
 
+@functools.lru_cache(maxsize=8)
 def disk_offsets(radius: float) -> np.ndarray:
     """Rows (dy, dx, dy^2 + dx^2) of the integer offsets with dy^2 + dx^2 <= radius^2, nearest
-    first, then by (dy, dx)."""
+    first, then by (dy, dx). Cached: every call shares the array; do not modify it."""
     r = int(math.floor(radius))
     dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
     dy, dx = dy.ravel(), dx.ravel()
