@@ -420,6 +420,19 @@ def test_shipped_policy_config_loads_and_matches_the_shipped_weights():
     assert config.policy == load_policy().config
 
 
+def test_every_active_config_in_the_repository_loads():
+    from pathlib import Path
+
+    from mattebox.active.reinforce import load_run_config
+
+    paths = sorted((Path(__file__).resolve().parents[1] / "configs").glob("active_*.toml"))
+    assert len(paths) >= 5
+    for path in paths:
+        load_run_config(path)
+    spread = load_run_config(path.with_name("active_small_spread.toml"))
+    assert spread.policy.candidate_spread == 1.0
+
+
 def test_run_config_rejects_unknown_keys(tmp_path):
     from mattebox.active.reinforce import load_run_config
     from mattebox.errors import InputError
