@@ -259,14 +259,25 @@ def cluster_block(cache: Cache, name: str, items, solver: str, region: int, depe
     from mattebox.active import baselines
     from mattebox.active.environment import oracle_answer
 
-    result = cache.get(name, depends) or {}
-    missing = [item for item in items if item[0] not in result]
-    for image_name, image, alpha, _ in missing:
-        result[image_name] = {}
+    def one(image_name, image, alpha, trimap) -> dict:
+        out = {}
         for k in CHECKPOINTS:
             regions = [(t, l, oracle_answer(alpha, slice(t, t + region), slice(l, l + region)))
                        for t, l in baselines.cluster_regions(image, k, region)]
-            result[image_name][str(k)] = rmse_after_regions(image, alpha, regions, solver, region)
+            out[str(k)] = rmse_after_regions(image, alpha, regions, solver, region)
+        return out
+
+    return per_image_block(cache, name, items, depends, one)
+
+
+def per_image_block(cache: Cache, name: str, items, depends: dict, compute) -> dict:
+    """A block computed image by image with ``compute(name, image, alpha, trimap)``: the cached
+    entries reused, the missing images computed and the block stored once they all are (an
+    exception stores nothing); returns this run's images (:func:`these_items`)."""
+    result = cache.get(name, depends) or {}
+    missing = [item for item in items if item[0] not in result]
+    for item in missing:
+        result[item[0]] = compute(*item)
     if missing:
         cache.put(name, result, depends)
     return these_items(result, items)
@@ -465,25 +476,26 @@ def main(argv=None) -> int:
     if "region-cnn" in only:
         on_region_cnn = {**on_solver,
                          "region_cnn": file_stamp(args.region_cnn or baselines.default_region_cnn_weights())}
-        result = cache.get(f"region_cnn_{sm}", on_region_cnn) or {}
-        missing = [item for item in items if item[0] not in result]
-        if missing:
+        nets = {}  # loaded on the first image that needs them
+
+        def region_cnn_rmse(name, image, alpha, trimap) -> dict:
             from mattebox.active.environment import ActiveEnvironment
 
-            nets = {k: baselines.load_region_cnn(k, args.region_cnn) for k in CHECKPOINTS}
-            for name, image, alpha, _ in missing:
-                result[name] = {}
-                for k in CHECKPOINTS:
-                    strategy = baselines.RegionCNNStrategy(nets[k])
-                    env = ActiveEnvironment(image, sm, alpha, region)
-                    strategy.reset(image)
-                    regions = []
-                    for location in strategy.locations:
-                        t, l = env.corner(location)
-                        regions.append((t, l, env.oracle(t, l)))
-                    result[name][str(k)] = rmse_after_regions(image, alpha, regions, sm, region)
-            cache.put(f"region_cnn_{sm}", result, on_region_cnn)
-        result = these_items(result, items)
+            if not nets:
+                nets.update({k: baselines.load_region_cnn(k, args.region_cnn) for k in CHECKPOINTS})
+            out = {}
+            for k in CHECKPOINTS:
+                strategy = baselines.RegionCNNStrategy(nets[k])
+                env = ActiveEnvironment(image, sm, alpha, region)
+                strategy.reset(image)
+                regions = []
+                for location in strategy.locations:
+                    t, l = env.corner(location)
+                    regions.append((t, l, env.oracle(t, l)))
+                out[str(k)] = rmse_after_regions(image, alpha, regions, sm, region)
+            return out
+
+        result = per_image_block(cache, f"region_cnn_{sm}", items, on_region_cnn, region_cnn_rmse)
         rows[f"B2 Region-CNN + {sm}"] = [float(np.mean([r[str(k)] for r in result.values()])) for k in CHECKPOINTS]
     if "ideal" in only:
         search = args.ideal_search if 0 < args.ideal_search < WORK_SIZE else None
@@ -522,23 +534,21 @@ def main(argv=None) -> int:
     if "trimap" in only:
         for solver in [sm] + args.reuse_solvers.split(","):
             name = f"trimap_{solver}"
-            on_trimap_solver = {"solver": solver_stamp(solver)}
-            result = cache.get(name, on_trimap_solver) or {}
-            missing = [item for item in items if item[0] not in result]
-            if missing:
-                from mattebox.active.environment import get_solver, solve_matte
-                from mattebox.metrics import rmse
+            from mattebox.active.environment import get_solver, solve_matte
+            from mattebox.metrics import rmse
 
-                try:
-                    fn = get_solver(solver)
-                    for image_name, image, alpha, trimap in missing:
-                        result[image_name] = rmse(solve_matte(image, trimap, fn), alpha)
-                        log(f"{name} {image_name}: {result[image_name]:.4f}")
-                except Exception as exc:
-                    log(f"trimap + {solver} failed: {exc}")
-                    continue
-                cache.put(name, result, on_trimap_solver)
-            trimap_rows[f"trimap + {solver}"] = float(np.mean(list(these_items(result, items).values())))
+            def trimap_rmse(image_name, image, alpha, trimap, solver=solver, name=name) -> float:
+                value = rmse(solve_matte(image, trimap, get_solver(solver)), alpha)
+                log(f"{name} {image_name}: {value:.4f}")
+                return value
+
+            try:
+                result = per_image_block(cache, name, items, {"solver": solver_stamp(solver)},
+                                         trimap_rmse)
+            except Exception as exc:
+                log(f"trimap + {solver} failed: {exc}")
+                continue
+            trimap_rows[f"trimap + {solver}"] = float(np.mean(list(result.values())))
     fast_timing = None
     if "fast" in only:
         from mattebox.active.environment import downscaled_solver, get_solver
@@ -554,16 +564,14 @@ def main(argv=None) -> int:
                        "solved_count": len(solved), "solved_mean": float(np.mean(solved)) if solved else None}
     strokes = None
     if "strokes" in only:
-        on_strokes = {**on_policy, "extra": args.extra}
-        strokes = cache.get(f"strokes_{sm}", on_strokes) or {}
-        missing = [item for item in items if item[0] not in strokes]
-        for image_name, image, alpha, _ in missing:
-            strokes[image_name] = regions_or_strokes(image, alpha, LearnedStrategy(policy), sm, steps,
-                                                     region, args.extra)
-            log(f"strokes {image_name}: {strokes[image_name]}")
-        if missing:
-            cache.put(f"strokes_{sm}", strokes, on_strokes)
-        strokes = these_items(strokes, items)
+        def strokes_of(image_name, image, alpha, trimap) -> dict:
+            value = regions_or_strokes(image, alpha, LearnedStrategy(policy), sm, steps, region,
+                                       args.extra)
+            log(f"strokes {image_name}: {value}")
+            return value
+
+        strokes = per_image_block(cache, f"strokes_{sm}", items, {**on_policy, "extra": args.extra},
+                                  strokes_of)
     timing = None
     if "timing" in only:
         seconds = [r["seconds"] for records in learned.values() for r in records[1:]]
