@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import make_composite
+from mattebox.errors import InputError
 from mattebox.registry import get_method
 from mattebox.solvers.closed_form import estimate_alpha_cf
 from mattebox.solvers.knn import estimate_alpha_knn
@@ -237,3 +238,29 @@ def test_large_kernel_crop_gives_the_whole_image_solution():
     finally:
         large_kernel._crop_around = original
     assert np.abs(cropped - whole).max() < 1e-6
+
+
+def test_lbdm_pull_to_half_solves_the_released_codes_system():
+    """(L_UU + mu I) a_U = -L_UK a_K + mu / 2: the authors' (L + C + mu I) a = C a* with the
+    known alphas coded +-1 and held fixed, solved densely here."""
+    from mattebox.solvers.learning_based import lbdm_laplacian
+
+    image, _, _, _, trimap = make_composite(14, 16, seed=5)
+    mu = 1e-2  # large enough to move the answer well beyond the solver's tolerance
+    laplacian = lbdm_laplacian(image).toarray()
+    flat = trimap.ravel()
+    unknown, known = flat == 0.5, flat != 0.5
+    system = laplacian[np.ix_(unknown, unknown)] + mu * np.eye(unknown.sum())
+    rhs = -laplacian[np.ix_(unknown, known)] @ flat[known] + mu / 2
+    expected = np.clip(np.linalg.solve(system, rhs), 0, 1)
+    ours = estimate_alpha_lbdm(image, trimap, pull_to_half=mu, tol=1e-12)
+    np.testing.assert_allclose(ours.ravel()[unknown], expected, atol=1e-6)
+    plain = estimate_alpha_lbdm(image, trimap, pull_to_half=0.0, tol=1e-12)
+    assert np.abs(plain.ravel()[unknown] - expected).max() > 1e-3
+
+
+@pytest.mark.parametrize("bad", [-1e-6, float("nan"), float("inf"), "0.1"])
+def test_lbdm_rejects_a_bad_pull_to_half(bad):
+    image, _, _, _, trimap = make_composite(14, 16, seed=5)
+    with pytest.raises(InputError, match="pull_to_half"):
+        estimate_alpha_lbdm(image, trimap, pull_to_half=bad)

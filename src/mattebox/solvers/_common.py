@@ -77,12 +77,15 @@ def solve_for_unknowns(laplacian, trimap: np.ndarray, *, ridge: float = 1e-10,
 
 
 def solve_window_method(image: np.ndarray, trimap: np.ndarray, *, kind: str, radius: int,
-                        epsilon: float, linear_solver: str, tol: float) -> np.ndarray:
+                        epsilon: float, linear_solver: str, tol: float,
+                        pull_to_half: float = 0.0) -> np.ndarray:
     """Alpha from a window Laplacian of ``kind`` ("cf" or "lbdm") with the known pixels fixed.
 
     No unknown pixel: the trimap. An image too small for one window: the harmonic
     interpolation of the known pixels (4-neighbour graph Laplacian). Otherwise the reduced
     system over the unknown pixels, gathered directly from the windows that touch them.
+    ``pull_to_half`` = mu > 0 adds mu (a - 1/2)^2 per unknown pixel to the energy: the system
+    becomes (L_UU + mu I) a_U = -L_UK a_K + mu / 2.
     """
     from .laplacian import fits_window, grid_laplacian, unknown_system
 
@@ -93,5 +96,8 @@ def solve_window_method(image: np.ndarray, trimap: np.ndarray, *, kind: str, rad
         return solve_for_unknowns(grid_laplacian(trimap.shape), trimap,
                                   linear_solver=linear_solver, tol=tol)
     matrix, rhs, unknown = unknown_system(image, trimap, kind=kind, radius=radius, epsilon=epsilon)
+    if pull_to_half > 0.0:
+        return solve_system(matrix, rhs + 0.5 * pull_to_half, unknown, trimap, ridge=pull_to_half,
+                            linear_solver=linear_solver, tol=tol, image=image)
     return solve_system(matrix, rhs, unknown, trimap, linear_solver=linear_solver, tol=tol,
                         image=image)
