@@ -19,6 +19,9 @@ Rows (all on the images and ground truths resized to 400 x 400, as the paper doe
   procedural scenes over the validation photos, seeds no training run or choice has used, at
   ``--synthetic-size`` (100 px, 5 x 5 regions, as in training);
 * seconds per suggestion: policy forward + solver update after the answer, at 400 x 400;
+* the solver run on a copy shrunk to ``--fast-size`` (block ``fast``, the session's
+  ``solve_size``): the learned policy, B3, B4 and the trimap, and the learned policy's seconds
+  per suggestion;
 * strokes (beyond the paper): after the learned policy's 20 regions, ``--extra`` more regions
   from it against ``--extra`` strokes of a simulated person
   (:meth:`~mattebox.active.environment.ActiveEnvironment.oracle_stroke`: radius 2, up to 40
@@ -370,7 +373,8 @@ def main(argv=None) -> int:
                              "shrinks with it")
     parser.add_argument("--workers", type=int, default=1, help="B1 processes")
     parser.add_argument("--fast-size", type=int, default=200,
-                        help="block 'fast': the learned policy with the solver run at this size")
+                        help="block 'fast': the learned policy, B3, B4 and the trimap with the "
+                             "solver run at this size")
     parser.add_argument("--random-seeds", type=int, default=3)
     parser.add_argument("--extra", type=int, default=5,
                         help="block 'strokes': regions / strokes added after the first --steps")
@@ -557,6 +561,25 @@ def main(argv=None) -> int:
         fast = sequence_block(cache, f"learned_{sm}_solved{args.fast_size}", items,
                               lambda: LearnedStrategy(policy), fast_solver, steps, region, on_policy)
         rows[f"learned + {sm} solved at {args.fast_size} px"] = curve(fast, steps)
+        # B3, B4 and the trimap with the same downscaled solver, so that the row above is
+        # compared with its like
+        size = args.fast_size
+        on_fast = {**on_solver, "solve_size": size}
+        seeds = [curve(sequence_block(cache, f"random{seed}_{sm}_solved{size}", items,
+                                      lambda seed=seed: baselines.RandomStrategy(seed), fast_solver,
+                                      steps, region, on_fast), steps)
+                 for seed in range(args.random_seeds)]
+        rows[f"B4 random + {sm} solved at {size} px"] = list(np.mean(seeds, axis=0))
+        result = cluster_block(cache, f"cluster_{sm}_solved{size}", items, fast_solver, region, on_fast)
+        rows[f"B3 cluster + {sm} solved at {size} px"] = [
+            float(np.mean([r[str(k)] for r in result.values()])) for k in CHECKPOINTS]
+        from mattebox.active.environment import solve_matte
+        from mattebox.metrics import rmse
+
+        result = per_image_block(
+            cache, f"trimap_{sm}_solved{size}", items, on_fast,
+            lambda image_name, image, alpha, trimap: rmse(solve_matte(image, trimap, fast_solver), alpha))
+        trimap_rows[f"trimap + {sm} solved at {size} px"] = float(np.mean(list(result.values())))
         seconds = [r["seconds"] for records in fast.values() for r in records[1:]]
         solved = solver_step_seconds(fast)
         fast_timing = {"mean": float(np.mean(seconds)), "median": float(np.median(seconds)),
