@@ -259,7 +259,7 @@ def test_lbdm_pull_to_half_solves_the_released_codes_system():
     assert np.abs(plain.ravel()[unknown] - expected).max() > 1e-3
 
 
-@pytest.mark.parametrize("bad", [-1e-6, float("nan"), float("inf"), "0.1"])
+@pytest.mark.parametrize("bad", [-1e-6, float("nan"), float("inf"), "0.1", True])
 def test_lbdm_rejects_a_bad_pull_to_half(bad):
     image, _, _, _, trimap = make_composite(14, 16, seed=5)
     with pytest.raises(InputError, match="pull_to_half"):

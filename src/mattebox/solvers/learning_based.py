@@ -72,8 +72,8 @@ def estimate_alpha_lbdm(
     >>> bool(alpha[:, :4].max() < 0.05 and alpha[:, 4:].min() > 0.95)
     True
     """
-    if not (isinstance(pull_to_half, (int, float, np.number)) and math.isfinite(pull_to_half)
-            and pull_to_half >= 0):
+    if (isinstance(pull_to_half, bool) or not isinstance(pull_to_half, (int, float, np.number))
+            or not math.isfinite(pull_to_half) or pull_to_half < 0):
         raise InputError(f"pull_to_half must be a finite number >= 0 (default 1e-6, 0 to turn it "
                          f"off), not {pull_to_half!r}")
     return solve_window_method(image, trimap, kind="lbdm", radius=radius, epsilon=regulariser,
