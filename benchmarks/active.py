@@ -19,7 +19,7 @@ Rows (all on the images and ground truths resized to 400 x 400, as the paper doe
   procedural scenes over the validation photos, seeds no training run or choice has used, at
   ``--synthetic-size`` (100 px, 5 x 5 regions, as in training);
 * seconds per suggestion: policy forward + solver update after the answer, at 400 x 400;
-* the solver run on a copy shrunk to ``--fast-size`` (block ``fast``, the session's
+* the solver run on a copy shrunk to ``--fast-size`` (block ``fast``, ``ActiveSession``'s
   ``solve_size``): the learned policy, B3, B4 and the trimap, and the learned policy's seconds
   per suggestion;
 * strokes (beyond the paper): after the learned policy's 20 regions, ``--extra`` more regions
