@@ -353,6 +353,22 @@ def curve(result: dict, steps: int) -> list[float]:
     return [float(np.mean([records[k]["rmse"] for records in result.values()])) for k in range(steps)]
 
 
+def checkpoint_means(result: dict) -> list[float]:
+    """Mean RMSE over images at each checkpoint of a per-image {str(k): RMSE} block."""
+    return [float(np.mean([r[str(k)] for r in result.values()])) for k in CHECKPOINTS]
+
+
+def seeds_curve(cache: Cache, name: str, items, make_strategy, seeds: int, solver, steps: int,
+                region: int, depends: dict) -> list[float]:
+    """Mean over seeds 0 .. ``seeds`` - 1 of :func:`curve` for ``make_strategy(seed)``; block
+    ``name`` with "{seed}" replaced by each seed."""
+    curves = [curve(sequence_block(cache, name.format(seed=seed), items,
+                                   lambda seed=seed: make_strategy(seed), solver, steps, region,
+                                   depends), steps)
+              for seed in range(seeds)]
+    return list(np.mean(curves, axis=0))
+
+
 def main(argv=None) -> int:
     global CHECKPOINTS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -427,13 +443,8 @@ def main(argv=None) -> int:
                                  on_policy)
         rows[f"learned + {sm}"] = curve(learned, steps)
     if "random" in only:
-        seeds = []
-        for seed in range(args.random_seeds):
-            result = sequence_block(cache, f"random{seed}_{sm}", items,
-                                    lambda seed=seed: baselines.RandomStrategy(seed), sm, steps, region,
-                                    on_solver)
-            seeds.append(curve(result, steps))
-        rows[f"B4 random + {sm}"] = list(np.mean(seeds, axis=0))
+        rows[f"B4 random + {sm}"] = seeds_curve(cache, f"random{{seed}}_{sm}", items, baselines.RandomStrategy,
+                                                args.random_seeds, sm, steps, region, on_solver)
     if "cells" in only:
         # the learned policy's candidate cells (PolicyConfig.candidates) without the policy:
         # asked biggest cluster first, or in random orders
@@ -444,11 +455,9 @@ def main(argv=None) -> int:
         result = sequence_block(cache, f"cells{tag}_size_{sm}", items, lambda: CandidateCells(levels), sm,
                                 steps, region, on_solver)
         rows[f"cells of {label} clusters by size + {sm}"] = curve(result, steps)
-        seeds = [curve(sequence_block(cache, f"cells{tag}_random{seed}_{sm}", items,
-                                      lambda seed=seed: CandidateCells(levels, seed), sm, steps, region,
-                                      on_solver), steps)
-                 for seed in range(args.random_seeds)]
-        rows[f"cells of {label} clusters, random order + {sm}"] = list(np.mean(seeds, axis=0))
+        rows[f"cells of {label} clusters, random order + {sm}"] = seeds_curve(
+            cache, f"cells{tag}_random{{seed}}_{sm}", items, lambda seed: CandidateCells(levels, seed),
+            args.random_seeds, sm, steps, region, on_solver)
     synthetic_rows: dict[str, list[float]] = {}
     if "synthetic" in only:
         # held-out procedural scenes: no choice about the policy was made on them
@@ -466,17 +475,14 @@ def main(argv=None) -> int:
         result = sequence_block(cache, f"{tag}_learned_{key}_c{levels}_{sm}", scenes,
                                 lambda: LearnedStrategy(policy), sm, steps, small, on_policy)
         synthetic_rows[f"learned + {sm}"] = curve(result, steps)
-        seeds = [curve(sequence_block(cache, f"{tag}_random{seed}_{sm}", scenes,
-                                      lambda seed=seed: baselines.RandomStrategy(seed), sm, steps, small,
-                                      on_solver), steps)
-                 for seed in range(args.random_seeds)]
-        synthetic_rows[f"B4 random + {sm}"] = list(np.mean(seeds, axis=0))
-        result = cluster_block(cache, f"{tag}_cluster_{sm}", scenes, sm, small, on_solver)
-        synthetic_rows[f"B3 cluster + {sm}"] = [float(np.mean([r[str(k)] for r in result.values()]))
-                                              for k in CHECKPOINTS]
+        synthetic_rows[f"B4 random + {sm}"] = seeds_curve(
+            cache, f"{tag}_random{{seed}}_{sm}", scenes, baselines.RandomStrategy, args.random_seeds, sm,
+            steps, small, on_solver)
+        synthetic_rows[f"B3 cluster + {sm}"] = checkpoint_means(
+            cluster_block(cache, f"{tag}_cluster_{sm}", scenes, sm, small, on_solver))
     if "cluster" in only:
-        result = cluster_block(cache, f"cluster_{sm}", items, sm, region, on_solver)
-        rows[f"B3 cluster + {sm}"] = [float(np.mean([r[str(k)] for r in result.values()])) for k in CHECKPOINTS]
+        rows[f"B3 cluster + {sm}"] = checkpoint_means(
+            cluster_block(cache, f"cluster_{sm}", items, sm, region, on_solver))
     if "region-cnn" in only:
         on_region_cnn = {**on_solver,
                          "region_cnn": file_stamp(args.region_cnn or baselines.default_region_cnn_weights())}
@@ -500,7 +506,7 @@ def main(argv=None) -> int:
             return out
 
         result = per_image_block(cache, f"region_cnn_{sm}", items, on_region_cnn, region_cnn_rmse)
-        rows[f"B2 Region-CNN + {sm}"] = [float(np.mean([r[str(k)] for r in result.values()])) for k in CHECKPOINTS]
+        rows[f"B2 Region-CNN + {sm}"] = checkpoint_means(result)
     if "ideal" in only:
         search = args.ideal_search if 0 < args.ideal_search < WORK_SIZE else None
         stride = max(1, round(args.stride * (search or WORK_SIZE) / WORK_SIZE))
@@ -565,14 +571,11 @@ def main(argv=None) -> int:
         # compared with its like
         size = args.fast_size
         on_fast = {**on_solver, "solve_size": size}
-        seeds = [curve(sequence_block(cache, f"random{seed}_{sm}_solved{size}", items,
-                                      lambda seed=seed: baselines.RandomStrategy(seed), fast_solver,
-                                      steps, region, on_fast), steps)
-                 for seed in range(args.random_seeds)]
-        rows[f"B4 random + {sm} solved at {size} px"] = list(np.mean(seeds, axis=0))
-        result = cluster_block(cache, f"cluster_{sm}_solved{size}", items, fast_solver, region, on_fast)
-        rows[f"B3 cluster + {sm} solved at {size} px"] = [
-            float(np.mean([r[str(k)] for r in result.values()])) for k in CHECKPOINTS]
+        rows[f"B4 random + {sm} solved at {size} px"] = seeds_curve(
+            cache, f"random{{seed}}_{sm}_solved{size}", items, baselines.RandomStrategy,
+            args.random_seeds, fast_solver, steps, region, on_fast)
+        rows[f"B3 cluster + {sm} solved at {size} px"] = checkpoint_means(
+            cluster_block(cache, f"cluster_{sm}_solved{size}", items, fast_solver, region, on_fast))
         from mattebox.active.environment import solve_matte
         from mattebox.metrics import rmse
 

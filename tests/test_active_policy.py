@@ -348,6 +348,7 @@ def test_cell_spread_and_a_spread_weight_move_the_candidate_off_an_edge():
         with pytest.raises(InputError, match="candidate_spread"):
             PolicyConfig.from_dict({"candidate_spread": bad})
 
+
 def test_grid_head_with_cluster_cue_runs_and_clones():
     from dataclasses import replace
 
