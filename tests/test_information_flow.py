@@ -33,6 +33,32 @@ def test_lle_weights_are_uniform_when_all_neighbours_equal_the_pixel():
     assert weights == pytest.approx([1 / 3] * 3)
 
 
+def test_flow_operator_applies_b_plus_mt_m_whatever_the_thread_count():
+    import numba
+    import scipy.sparse
+
+    rng = np.random.default_rng(5)
+    n = 301  # not a multiple of the row blocks
+    b = scipy.sparse.random(n, n, density=0.03, random_state=1, format="csr")
+    b = (b + b.T + scipy.sparse.diags(rng.random(n) + 1.0)).tocsr()
+    m = scipy.sparse.random(n, n, density=0.05, random_state=2, format="csr")
+    x = rng.random(n)
+    expected = b @ x + m.T @ (m @ x)
+    operator = ifm.FlowOperator(b, m)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = operator(x).copy()
+        numba.set_num_threads(threads)
+        many = operator(x).copy()
+    finally:
+        numba.set_num_threads(threads)
+    assert np.allclose(one, expected, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(one, many)
+    # Without a colour-mixture matrix: B alone.
+    assert np.allclose(ifm.FlowOperator(b)(x), b @ x, rtol=1e-5, atol=1e-5)
+
+
 def test_nearest_neighbors_never_returns_the_query_itself():
     features = np.array([[0.0], [0.0], [0.1], [0.3], [1.0]])
     found = ifm.nearest_neighbors(features, np.arange(5), np.array([0, 1]), 2)
