@@ -33,6 +33,7 @@ from mattebox.errors import InputError
 from mattebox.io import read_alpha, read_image, read_trimap
 from mattebox.metrics import connectivity_error, gradient_error, mse, sad
 from mattebox.registry import get_method
+from warm_up import warm_up
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("MATTEBOX_SHARED_DATA", REPO.parent / "shared" / "data")) / "alphamatting-dev"
@@ -44,30 +45,6 @@ METRICS = {"sad": sad, "mse": mse, "grad": gradient_error, "conn": connectivity_
 SAD_TARGET = 1.01  # ours <= pymatting * 1.01
 TIME_TARGET = 0.5  # ours / pymatting
 IFM_TIME_TARGET = 3.0  # ifm / our cf
-
-
-def synthetic_composite(height: int = 64, width: int = 80,
-                        band: float = 7.0) -> tuple[np.ndarray, np.ndarray]:
-    """A soft-edged disc on a gradient with a trimap band of half-width ``band``, for warm-up."""
-    yy, xx = np.mgrid[0:height, 0:width]
-    distance = np.hypot(yy - height / 2, xx - width / 2)
-    radius = min(height, width) * 0.3
-    alpha = np.clip((radius + 3 - distance) / 6.0, 0.0, 1.0)
-    fg = np.stack([0.9 + 0 * xx, 0.3 + 0.2 * np.sin(yy / 6), 0.2 + 0 * xx], axis=-1)
-    bg = np.stack([0.1 + 0 * xx, 0.3 + 0.4 * xx / width, 0.8 - 0.3 * yy / height], axis=-1)
-    image = alpha[..., None] * fg + (1 - alpha[..., None]) * bg
-    trimap = np.where(alpha > 0.5, 1.0, 0.0)
-    trimap[np.abs(distance - radius) < band] = 0.5
-    return image, trimap
-
-
-def warm_up_cases() -> list[tuple[np.ndarray, np.ndarray]]:
-    """Composites that between them reach every compiled path of the solvers: a small band;
-    a band of over 2,000 unknown pixels (iterative solvers instead of a direct one); a
-    mostly unknown trimap (sm's nearest-pixel maps). Numba caches what it compiles on disk,
-    so without these the first dev image of a fresh install would time the compiler."""
-    return [synthetic_composite(), synthetic_composite(160, 200),
-            synthetic_composite(160, 200, band=45.0)]
 
 
 def peer_function(method: str):
@@ -194,12 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     methods = available_methods([m for m in args.methods.split(",") if m])
     images = args.images.split(",") if args.images else sorted(
         p.stem for p in (args.data / "image").glob("*.png"))
-    for image, trimap in warm_up_cases():  # Numba compilation and first imports are not timed
-        for name in methods:
-            get_method(name).fn(image, trimap)
-            peer = peer_function(name)
-            if peer is not None:
-                peer(image, trimap)
+    # Numba compilation and first imports are not timed (benchmarks/warm_up.py)
+    warm_up([get_method(name).fn for name in methods]
+            + [peer for peer in map(peer_function, methods) if peer is not None])
     report = {}
     summary = []
     for trimap_set in args.trimaps.split(","):

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from warm_up import warm_up
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("MATTEBOX_SHARED_DATA", REPO.parent / "shared" / "data")) / "alphamatting-dev"
 SIZES = {"2k": (1080, 1920), "4k": (2160, 3840), "8k": (4320, 7680)}
@@ -76,10 +78,7 @@ def worker(method: str, problem: Path) -> None:
     arrays = np.load(problem)
     image, alpha, trimap = arrays["image"], arrays["alpha"], arrays["trimap"]
     fn = get_method(method).fn
-    warm = np.zeros((40, 40))
-    warm[:, 20:] = 1.0
-    warm[:, 15:25] = 0.5
-    fn(np.repeat(np.linspace(0, 1, 40)[None, :, None], 40, 0).repeat(3, 2), warm)  # compile
+    warm_up([fn])  # compile every path first (benchmarks/warm_up.py)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     estimate = fn(image, trimap)
