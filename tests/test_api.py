@@ -70,6 +70,19 @@ def test_estimate_alpha_rejects_bad_arrays_clearly():
         mattebox.estimate_alpha(image[..., :2], trimap)
 
 
+def test_estimate_alpha_rejects_bad_method_options_before_running():
+    image, _, _, _, trimap = make_composite()
+    with pytest.raises(InputError, match="option tol of 'ifm' must be a number"):
+        mattebox.estimate_alpha(image, trimap, method="ifm", tol="abc")
+    with pytest.raises(InputError, match="must be a number"):
+        mattebox.estimate_alpha(image, trimap, method="knn", tol=True)
+    with pytest.raises(InputError, match=r"unknown option\(s\) for 'global': tol; choose from"):
+        mattebox.estimate_alpha(image, trimap, method="global", tol=1e-5)
+    # Integers where the default is a float, and None where any value is allowed, pass.
+    alpha = mattebox.estimate_alpha(image, trimap, method="ifm", tol=1, use_known_to_unknown=None)
+    assert alpha.shape == trimap.shape
+
+
 def test_estimate_alpha_accepts_uint8_and_0_128_255_trimaps():
     image, _, _, _, trimap = make_composite(32, 32)
     as_bytes = (image * 255).round().astype(np.uint8)

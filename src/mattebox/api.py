@@ -45,6 +45,7 @@ def estimate_alpha(
     (10, 10)
     """
     spec = get_method(method)
+    checks.check_method_options(spec.name, spec.fn, options)
     image = checks.as_image(image)
     if spec.needs == "trimap":
         if trimap is None:

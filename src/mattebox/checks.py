@@ -129,3 +129,38 @@ def check_trimap_solvable(trimap: np.ndarray, what: str = "trimap") -> None:
         raise InputError(
             f"{what} has no background pixels (black, 0); mark at least part of the background black"
         )
+
+
+def check_method_options(name: str, fn, options: dict) -> None:
+    """Raise unless every option names a keyword parameter of ``fn`` (the method ``name``)
+    and, where that parameter's default is a number or a bool, is one too.
+
+    Catches misspelt or misplaced options (``-O tol=1e-5`` for a method without a tolerance)
+    and values the command line could not read as numbers (``-O tol=abc``) before the method
+    runs, instead of a TypeError deep inside it. Ranges are each method's own to check.
+    """
+    import inspect
+    import numbers
+
+    parameters = inspect.signature(fn).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    keywords = {key: p for key, p in parameters.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    unknown = sorted(key for key in options if key not in keywords)
+    if unknown and not takes_any:
+        choices = ", ".join(sorted(keywords)) or "none"
+        raise InputError(f"unknown option(s) for {name!r}: {', '.join(unknown)}; choose from "
+                         f"{choices}")
+    for key, value in options.items():
+        parameter = keywords.get(key)
+        if parameter is None:
+            continue
+        default = parameter.default
+        if isinstance(default, bool):
+            if not isinstance(value, (bool, np.bool_)):
+                raise InputError(f"option {key} of {name!r} must be True or False (default "
+                                 f"{default}), not {value!r}")
+        elif isinstance(default, numbers.Real) and (
+                isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)):
+            raise InputError(f"option {key} of {name!r} must be a number (default {default!r}), "
+                             f"not {value!r}")
