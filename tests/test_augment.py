@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from mattebox.data.augment import (
+    BackgroundDefocus,
     CropOnUnknown,
     NoisyTrimap,
     RandomRotation,
@@ -113,7 +114,7 @@ def test_trimap_transform_band_width_covers_the_kernel_range():
 
 
 def test_registry_and_errors():
-    assert list_pipelines() == ["adamatting", "alphagan", "dim", "semantic_guided", "tcp"]
+    assert list_pipelines() == ["adamatting", "alphagan", "dim", "dim_defocus", "semantic_guided", "tcp"]
     with pytest.raises(InputError, match="choose from"):
         get_pipeline("nope")
     with pytest.raises(InputError, match="missing"):
@@ -123,7 +124,7 @@ def test_registry_and_errors():
                             np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("name", ["dim", "alphagan", "adamatting", "tcp", "semantic_guided"])
+@pytest.mark.parametrize("name", ["dim", "dim_defocus", "alphagan", "adamatting", "tcp", "semantic_guided"])
 def test_outputs_shape_dtype_range_and_composite(name):
     extra = {"tcp": {"trimap_noisy"}, "semantic_guided": {"soft_seg", "trimap_gt"}}.get(name, set())
     sample = _disc_sample(side=200, radius=60)
@@ -167,6 +168,24 @@ def test_dim_recipe_uses_three_crop_sizes_and_no_rotation():
     crops = {s["meta"]["crop"][2] for s in samples}
     assert crops == {80, 120, 160}  # 320, 480, 640 at a quarter size
     assert all("angle" not in s["meta"] for s in samples)
+
+
+def test_dim_defocus_blurs_the_background_of_about_half_the_samples():
+    samples = _run("dim_defocus", count=80)
+    sigmas = np.array([s["meta"]["bg_sigma"] for s in samples])
+    blurred = sigmas > 0
+    assert 0.35 < blurred.mean() < 0.65
+    assert sigmas[blurred].min() >= 1.0 and sigmas[blurred].max() <= 6.0
+    assert {s["meta"]["crop"][2] for s in samples} == {80, 120, 160}  # DIM's crops otherwise
+
+    def roughness(bg):
+        return float(np.mean(np.abs(np.diff(bg, axis=1))))
+
+    sharp = np.median([roughness(s["bg"]) for s, b in zip(samples, blurred) if not b])
+    soft = np.median([roughness(s["bg"]) for s, b in zip(samples, blurred) if b])
+    assert soft < 0.6 * sharp
+    with pytest.raises(ValueError):
+        BackgroundDefocus(p=1.5)
 
 
 def test_adamatting_recipe_statistics():
