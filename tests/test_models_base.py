@@ -136,3 +136,60 @@ def test_scale_runs_the_network_on_a_shrunk_copy_and_restores_the_size():
     for bad in (0.0, 1.5, -1, "abc", None):
         with pytest.raises(InputError, match="scale"):
             base.predict_alpha(model, image, trimap, scale=bad)
+
+
+def _batch_norm_dim():
+    from mattebox.models.dim.network import DIMNet
+
+    torch.manual_seed(1)
+    model = DIMNet(widths=(4, 4, 8, 8, 8), refine_width=4, batch_norm=True)
+    for module in model.modules():  # running statistics unlike any image's
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 3)
+    return model.eval()
+
+
+def test_image_statistics_on_one_tile_are_batch_norm_on_the_image(monkeypatch):
+    model = _batch_norm_dim()
+    image, _, _, _, trimap = make_composite(70, 90, seed=4)
+    running = model.predict(image, trimap)
+    own = model.predict(image, trimap, norm_stats="image")
+    assert np.abs(own - running)[trimap == 0.5].max() > 1e-3  # the option changes the matte
+    assert np.all(own[trimap == 0] == 0) and np.all(own[trimap == 1] == 1)
+    # the same network run with batch norm normalising by its input's own statistics
+    # (layers with one value per channel keep the running ones, as the option does)
+    expected_model = _batch_norm_dim()
+
+    def own_statistics(self, x):
+        if x.numel() // x.shape[1] < 2:
+            return nn.functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                            False, 0.0, self.eps)
+        return nn.functional.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+
+    monkeypatch.setattr(nn.BatchNorm2d, "forward", own_statistics)
+    expected = expected_model.predict(image, trimap)
+    monkeypatch.undo()
+    assert np.abs(own - expected).max() < 1e-4
+    # the model itself is left as it was
+    assert np.array_equal(model.predict(image, trimap), running)
+
+
+def test_image_statistics_pool_over_tiles_and_refuse_bad_values():
+    from mattebox.errors import InputError
+
+    model = _batch_norm_dim()
+    image, _, _, _, trimap = make_composite(200, 330, seed=5)
+    tiled = base.predict_alpha(model, image, trimap, tile_size=128, halo=16, ramp=16, norm_stats="image")
+    whole = base.predict_alpha(model, image, trimap, tile_size=None, norm_stats="image")
+    running = base.predict_alpha(model, image, trimap, tile_size=128, halo=16, ramp=16)
+    unknown = trimap == 0.5
+    # pooled over tiles the statistics approach the whole image's: nearer than the running ones
+    assert np.abs(tiled - whole)[unknown].mean() < np.abs(running - whole)[unknown].mean()
+    tiny = base.predict_alpha(model, image[:20, :20], trimap[:20, :20], norm_stats="image")
+    assert tiny.shape == (20, 20)
+    assert np.array_equal(base.predict_alpha(SmallField(), image, trimap, norm_stats="image"),
+                          base.predict_alpha(SmallField(), image, trimap))  # no batch norm: no change
+    for bad in ("batch", "", None, 1):
+        with pytest.raises(InputError, match="norm_stats"):
+            base.predict_alpha(model, image, trimap, norm_stats=bad)

@@ -23,10 +23,18 @@ pixel (the float32 RGB + trimap copy, 16, and two float32 accumulators, 8; the c
 before the float64 result, 8, is made) plus the network's working memory on one T x T tile,
 A(T), which does not depend on the image size. ``benchmarks/tiled_inference_memory.py``
 measures both on a 4K image.
+
+Normalisation statistics. ``norm_stats="image"`` runs the network a first time over the same
+tiles on a copy whose batch-norm layers normalise by the input's own statistics, pools those
+per layer over the tiles, and then predicts with the pooled statistics in place of the running
+ones gathered in training (test-time statistics, as in AdaBN: Li et al., "Revisiting Batch
+Normalization For Practical Domain Adaptation", 2016). On an image of one tile this is
+batch norm with the image's own statistics. It costs a second pass.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -47,6 +55,8 @@ MULTIPLE = 32
 DEFAULT_TILE = 1024
 DEFAULT_HALO = 64
 DEFAULT_RAMP = 64
+#: Where batch-norm layers take their statistics at inference (see the module docstring).
+NORM_STATS = ("running", "image")
 
 
 def normalise_input(image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
@@ -140,6 +150,7 @@ def predict_alpha(
     ramp: int = DEFAULT_RAMP,
     device: str | torch.device | None = None,
     scale: float = 1.0,
+    norm_stats: str = "running",
 ) -> np.ndarray:
     """Alpha of ``image`` (H x W x 3, [0, 1]) under ``trimap`` (0 / 0.5 / 1) from a mattor network.
 
@@ -148,9 +159,12 @@ def predict_alpha(
     longer than ``tile_size`` run in tiles (see the module docstring); ``tile_size=None`` never
     tiles. With ``scale`` < 1 the network sees a copy shrunk by that factor (image by area,
     trimap by nearest neighbour) and its alpha is resized back bilinearly: a network trained
-    on smaller objects than the photo's, or a faster preview. Known trimap regions are restored
-    in the result (H x W float64).
+    on smaller objects than the photo's, or a faster preview. ``norm_stats`` is "running" (the
+    batch-norm statistics of training) or "image" (the image's own; see the module docstring).
+    Known trimap regions are restored in the result (H x W float64).
     """
+    if norm_stats not in NORM_STATS:
+        raise InputError(f"norm_stats must be one of {', '.join(NORM_STATS)}, not {norm_stats!r}")
     height, width = trimap.shape
     try:
         scale = float(scale)
@@ -165,24 +179,78 @@ def predict_alpha(
         shrunk = cv2.resize(np.asarray(image, np.float32), small, interpolation=cv2.INTER_AREA)
         alpha = predict_alpha(model, np.clip(shrunk, 0.0, 1.0).astype(np.float64),
                               cv2.resize(trimap, small, interpolation=cv2.INTER_NEAREST),
-                              tile_size=tile_size, halo=halo, ramp=ramp, device=device)
+                              tile_size=tile_size, halo=halo, ramp=ramp, device=device,
+                              norm_stats=norm_stats)
         alpha = cv2.resize(alpha.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
         return restore_known(np.clip(alpha, 0.0, 1.0).astype(np.float64), trimap)
     if device is None:
         device = next(model.parameters()).device
     device = torch.device(device)
+
+    def run(network: nn.Module) -> np.ndarray:
+        if tile_size is None or max(height, width) <= tile_size:
+            inputs = pad_inputs(image, trimap)
+            return _run_network(network, inputs, device)[:height, :width].astype(np.float64)
+        return _predict_tiled(network, image, trimap, tile_size, halo, ramp, device)
+
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            if tile_size is None or max(height, width) <= tile_size:
-                inputs = pad_inputs(image, trimap)
-                alpha = _run_network(model, inputs, device)[:height, :width].astype(np.float64)
-            else:
-                alpha = _predict_tiled(model, image, trimap, tile_size, halo, ramp, device)
+            network = _with_input_statistics(model, run) if norm_stats == "image" else model
+            alpha = run(network)
     finally:
         model.train(was_training)
     return restore_known(alpha, trimap)
+
+
+def _with_input_statistics(model: nn.Module, run) -> nn.Module:
+    """A copy of ``model`` (in eval mode) whose batch-norm layers hold the statistics of their
+    inputs during ``run(copy)``, pooled over every call (tile) of that run.
+
+    During the run each layer normalises by its current input's own mean and (biased) variance,
+    and those are pooled weighted by the number of values; a layer whose input has a single
+    value per channel (a 32 px image at the deepest level) keeps its running statistics.
+    """
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not layers:
+        return model
+    adapted = copy.deepcopy(model).eval()
+    pooled: dict[nn.Module, list] = {}
+
+    def collect(module: nn.Module, args) -> None:
+        x = args[0]
+        count = x.numel() // x.shape[1]
+        if count < 2:
+            module.eval()
+            return
+        module.train()
+        dims = [0, *range(2, x.dim())]
+        mean = x.double().mean(dims)
+        square = (x.double() ** 2).mean(dims)
+        entry = pooled.setdefault(module, [0, torch.zeros_like(mean), torch.zeros_like(square)])
+        entry[0] += count
+        entry[1] += mean * count
+        entry[2] += square * count
+
+    hooks, momenta = [], []
+    for module in adapted.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            hooks.append(module.register_forward_pre_hook(collect))
+            momenta.append((module, module.momentum))
+            module.momentum = 0.0  # the running buffers are set below, not updated here
+    try:
+        run(adapted)
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for module, momentum in momenta:
+            module.momentum = momentum
+    for module, (count, mean_sum, square_sum) in pooled.items():
+        mean = mean_sum / count
+        module.running_mean.copy_(mean.to(module.running_mean.dtype))
+        module.running_var.copy_((square_sum / count - mean**2).clamp_min(0).to(module.running_var.dtype))
+    return adapted.eval()
 
 
 def _predict_tiled(
