@@ -10,7 +10,8 @@ the share of pure ones off by more than 0.25), and optionally writes them as JSO
 Usage::
 
     python benchmarks/dim_vs_cf.py [--weights PATH] [--synthetic-dir runs/synthetic_test]
-        [--synthetic-count 20] [--methods dim,cf] [--dim-scales 1,0.5] [--json out.json]
+        [--synthetic-count 20] [--methods dim,cf] [--dim-scales 1,0.5]
+        [--norm-stats running,image] [--json out.json]
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dim-scales", default="1",
                         help="comma list of DIM inference scales (the network runs on a copy "
                              "shrunk by each; see estimate_alpha_dim)")
+    parser.add_argument("--norm-stats", default="running",
+                        help="comma list of DIM batch-norm statistics: running (training's) and/or "
+                             "image (the image's own; see estimate_alpha_dim)")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     sets = {}
@@ -88,14 +92,17 @@ def main(argv=None) -> int:
         if method != "dim":
             runs.append((method, method, {}))
             continue
-        for scale in (float(v) for v in args.dim_scales.split(",")):
-            options = {"scale": scale, **({"weights": args.weights} if args.weights else {})}
-            runs.append(("dim" if scale == 1.0 else f"dim@{scale:g}", method, options))
+        for stats in args.norm_stats.split(","):
+            for scale in (float(v) for v in args.dim_scales.split(",")):
+                options = {"scale": scale, "norm_stats": stats,
+                           **({"weights": args.weights} if args.weights else {})}
+                label = ("dim" if scale == 1.0 else f"dim@{scale:g}") + ("" if stats == "running" else f"/{stats}")
+                runs.append((label, method, options))
     for label, method, options in runs:
         for set_name, cases in sets.items():
             for trimap, means in score(method, cases, options).items():
                 results.setdefault(label, {})[f"{set_name}/{trimap}"] = means
-                print(f"{label:8s} {set_name + '/' + trimap:26s} " +
+                print(f"{label:10s} {set_name + '/' + trimap:26s} " +
                       "  ".join(f"{m} {means[m]:8.4f}" for m in (*METRICS, "seconds")) +
                       f"  | err pure {means['err_pure']:.3f} frac {means['err_frac']:.3f}"
                       f" pure>0.25 {means['pure_wrong']:.3f}", flush=True)
