@@ -226,8 +226,9 @@ def _with_input_statistics(model: nn.Module, run) -> nn.Module:
             return
         module.train()
         dims = [0, *range(2, x.dim())]
-        mean = x.double().mean(dims)
-        square = (x.double() ** 2).mean(dims)
+        var, mean = torch.var_mean(x, dims, unbiased=False)
+        mean = mean.double()
+        square = var.double() + mean**2
         entry = pooled.setdefault(module, [0, torch.zeros_like(mean), torch.zeros_like(square)])
         entry[0] += count
         entry[1] += mean * count
