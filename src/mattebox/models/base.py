@@ -212,8 +212,7 @@ def _with_input_statistics(model: nn.Module, run) -> nn.Module:
     and those are pooled weighted by the number of values; a layer whose input has a single
     value per channel (a 32 px image at the deepest level) keeps its running statistics.
     """
-    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not layers:
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         return model
     adapted = copy.deepcopy(model).eval()
     pooled: dict[nn.Module, list] = {}
@@ -225,28 +224,23 @@ def _with_input_statistics(model: nn.Module, run) -> nn.Module:
             module.eval()
             return
         module.train()
-        dims = [0, *range(2, x.dim())]
-        var, mean = torch.var_mean(x, dims, unbiased=False)
+        var, mean = torch.var_mean(x, [0, *range(2, x.dim())], unbiased=False)
         mean = mean.double()
-        square = var.double() + mean**2
-        entry = pooled.setdefault(module, [0, torch.zeros_like(mean), torch.zeros_like(square)])
+        entry = pooled.setdefault(module, [0, torch.zeros_like(mean), torch.zeros_like(mean)])
         entry[0] += count
         entry[1] += mean * count
-        entry[2] += square * count
+        entry[2] += (var.double() + mean**2) * count
 
-    hooks, momenta = [], []
+    hooks = []
     for module in adapted.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             hooks.append(module.register_forward_pre_hook(collect))
-            momenta.append((module, module.momentum))
-            module.momentum = 0.0  # the running buffers are set below, not updated here
+            module.momentum = 0.0  # a throwaway copy: its running buffers are set below
     try:
         run(adapted)
     finally:
         for hook in hooks:
             hook.remove()
-        for module, momentum in momenta:
-            module.momentum = momentum
     for module, (count, mean_sum, square_sum) in pooled.items():
         mean = mean_sum / count
         module.running_mean.copy_(mean.to(module.running_mean.dtype))
