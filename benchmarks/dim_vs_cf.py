@@ -12,6 +12,10 @@ Usage::
     python benchmarks/dim_vs_cf.py [--weights PATH] [--synthetic-dir runs/synthetic_test]
         [--synthetic-count 20] [--methods dim,cf] [--dim-scales 1,0.5]
         [--norm-stats running,image] [--json out.json]
+
+``--methods`` takes registered methods and ``hints``: the alpha the known-colour hints imply
+alone (:func:`mattebox.models.colour_hints.hint_alpha`), what a DIM with ``colour_hints`` is
+told before it learns anything.
 """
 
 from __future__ import annotations
@@ -40,7 +44,12 @@ def score(method: str, cases, options: dict) -> dict[str, dict[str, float]]:
     error split: mean |alpha - true alpha| over the unknown pixels whose true alpha is pure
     (``err_pure``) and over the fractional ones (``err_frac``), pooled over the cases, and the
     share of pure unknown pixels off by more than 0.25 (``pure_wrong``)."""
-    fn = get_method(method).fn
+    if method == "hints":
+        from mattebox.models.colour_hints import hint_alpha
+
+        fn = lambda image, trimap, **_: hint_alpha(image, trimap)  # noqa: E731
+    else:
+        fn = get_method(method).fn
     groups: dict[str, list[dict]] = {}
     for case in cases:
         began = time.perf_counter()

@@ -51,6 +51,8 @@ def test_config_reads_toml_and_rejects_unknown_keys(tmp_path):
         toy_config(data={"crop_size": 100})
     with pytest.raises(InputError, match="does not exist"):
         load_config(tmp_path / "missing.toml")
+    with pytest.raises(InputError, match="norm_stats"):
+        toy_config(eval={"norm_stats": "batch"})
 
 
 def test_shipped_configs_load():
@@ -140,6 +142,33 @@ def test_init_starts_from_a_weights_file_with_a_fresh_optimiser(tmp_path):
     with pytest.raises(InputError, match="same model"):
         Trainer(toy_config(model={"refine_width": 8}, train={"init": str(weights)}), tmp_path / "c",
                 progress=False)
+
+
+def test_init_grows_a_model_into_its_colour_hint_version(tmp_path):
+    """Weights without hint inputs start a hinted model: same weights, hint channels at zero."""
+    from mattebox.models import save_weights
+    from mattebox.train.engine import Trainer
+
+    first = Trainer(toy_config(), tmp_path / "a", stop_at=2, progress=False)
+    first.run()
+    weights = save_weights(tmp_path / "w.pt", "dim", toy_config().model_options, first.model)
+    logs: list[str] = []
+    hinted = Trainer(toy_config(model={"colour_hints": True}, train={"init": str(weights)}),
+                     tmp_path / "b", progress=False, log=logs.append)
+    assert any("colour-hint inputs added" in line for line in logs)
+    grown = hinted.model.state_dict()
+    for name, p in first.model.state_dict().items():
+        if name == "encoder.0.0.0.weight":
+            assert torch.equal(grown[name][:, :4], p) and not grown[name][:, 4:].any()
+        else:
+            assert torch.equal(grown[name], p), name
+    # the other way round is refused, as is growing with other options changed
+    hinted_weights = save_weights(tmp_path / "h.pt", "dim", hinted.config.model_options, hinted.model)
+    with pytest.raises(InputError, match="same model"):
+        Trainer(toy_config(train={"init": str(hinted_weights)}), tmp_path / "c", progress=False)
+    with pytest.raises(InputError, match="same model"):
+        Trainer(toy_config(model={"colour_hints": True, "refine_width": 8}, train={"init": str(weights)}),
+                tmp_path / "d", progress=False)
 
 
 def _free_port() -> int:
@@ -236,3 +265,6 @@ def test_evaluation_scores_a_folder(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "run" / "eval_log.csv")))
     assert rows[0]["set"] == "dev" and rows[0]["best"] == "1"
     assert np.isclose(float(rows[0]["sad"]), results["sad"], rtol=1e-5)
+    # with each image's own batch-norm statistics the same weights score differently
+    trainer.config.eval.norm_stats = "image"
+    assert trainer.evaluate()["dev"]["sad"] != pytest.approx(results["sad"], rel=1e-6)

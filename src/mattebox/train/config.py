@@ -94,6 +94,10 @@ class EvalConfig:
     #: ... on "dev" (alphamatting-dev, both trimaps) or "synthetic".
     best_on: str = "dev"
     tile_size: int = 1024
+    #: Batch-norm statistics the evaluation predicts with: "running" (those of training) or
+    #: "image" (each image's own, :func:`mattebox.models.base.predict_alpha`; twice the time).
+    #: The two can rank checkpoints differently, so this also decides which is kept as best.
+    norm_stats: str = "running"
 
 
 @dataclass
@@ -184,6 +188,8 @@ def validate(config: Config, where: str = "config") -> None:
         raise InputError(f"[optim] name {config.optim.name!r} in {where}: use adam, adamw or sgd")
     if config.eval.best_on not in ("dev", "synthetic"):
         raise InputError(f"[eval] best_on in {where} must be 'dev' or 'synthetic'")
+    if config.eval.norm_stats not in ("running", "image"):
+        raise InputError(f"[eval] norm_stats in {where} must be 'running' or 'image', not {config.eval.norm_stats!r}")
 
 
 def load_config(path: str | os.PathLike) -> Config:

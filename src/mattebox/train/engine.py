@@ -116,7 +116,16 @@ class Trainer:
 
     def _init_from(self, path: str) -> None:
         payload = models.read_weights(path)
-        if payload["model"] != self.config.model_name or dict(payload["options"]) != dict(self.config.model_options):
+        stored, wanted = dict(payload["options"]), dict(self.config.model_options)
+        if (payload["model"] == self.config.model_name and hasattr(self.model, "load_grown_state_dict")
+                and not stored.get("colour_hints") and wanted.get("colour_hints")
+                and {k: v for k, v in stored.items() if k != "colour_hints"}
+                == {k: v for k, v in wanted.items() if k != "colour_hints"}):
+            # the same network plus the hint inputs, whose weights start at zero
+            self.model.load_grown_state_dict(payload["state_dict"])
+            self.log(f"initialised the model from {path} (colour-hint inputs added, starting at zero)")
+            return
+        if payload["model"] != self.config.model_name or stored != wanted:
             raise InputError(
                 f"[train] init = {path!r} holds a {payload['model']!r} model with options "
                 f"{payload['options']}, but the config builds {self.config.model_name!r} with "
@@ -180,7 +189,7 @@ class Trainer:
             groups: dict[str, list[dict[str, float]]] = {set_name: []}
             for case in cases:
                 pred = self.model.predict(case.image, case.trimap, tile_size=self.config.eval.tile_size,
-                                          device=self.device)
+                                          device=self.device, norm_stats=self.config.eval.norm_stats)
                 scores = metrics.all_metrics(pred, case.alpha, case.trimap)
                 groups[set_name].append(scores)
                 trimap_dir = case.name.split("/")[-1]

@@ -21,7 +21,8 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "dim_small.p
 
 
 def build_model(**options):
-    """A :class:`~.network.DIMNet` (options: widths, blocks, decoder_kernel, refine_width, batch_norm)."""
+    """A :class:`~.network.DIMNet` (options: widths, blocks, decoder_kernel, refine_width, batch_norm,
+    colour_hints)."""
     from .network import DIMNet
 
     return DIMNet(**options)

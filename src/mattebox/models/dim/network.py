@@ -22,6 +22,10 @@ Where we depart from the paper, and why:
   clamping away gradients.
 - ``widths`` scales the network: the paper's are (64, 128, 256, 512, 512); the small CPU model
   uses (16, 32, 64, 128, 256).
+- ``colour_hints`` (ours, off by default and in the paper's configuration): seven more input
+  channels, the known-colour hints of :mod:`mattebox.models.colour_hints` (each pixel's nearby
+  trimap foreground and background colours and the alpha they imply), computed from the image
+  and trimap inside :meth:`DIMNet.forward`, so training and inference need nothing else.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..base import Mattor, normalise_input
+from ..base import IMAGENET_MEAN, IMAGENET_STD, Mattor, normalise_input
+from ..colour_hints import HINT_CHANNELS, known_colour_hints
 
 #: Convolutions per VGG16 block.
 VGG16_BLOCKS = (2, 2, 3, 3, 3)
@@ -59,6 +64,7 @@ class DIMNet(Mattor):
     decoder_kernel : kernel of deconv5..deconv1 and the raw alpha layer (paper: 5).
     refine_width : channels of the refinement convolutions (paper: 64); 0 drops the stage.
     batch_norm : batch normalisation after the convolutions (see the module docstring).
+    colour_hints : add the known-colour hint channels to the input (ours; see the module docstring).
     """
 
     def __init__(
@@ -68,13 +74,15 @@ class DIMNet(Mattor):
         decoder_kernel: int = 5,
         refine_width: int = 64,
         batch_norm: bool = True,
+        colour_hints: bool = False,
     ) -> None:
         super().__init__()
         if len(widths) != 5 or len(blocks) != 5:
             raise ValueError("DIM needs five encoder widths and five block depths")
         widths, blocks = [int(w) for w in widths], [int(b) for b in blocks]
+        self.colour_hints = bool(colour_hints)
         self.encoder = nn.ModuleList()
-        in_ch = 4
+        in_ch = 4 + (HINT_CHANNELS if self.colour_hints else 0)
         for width, depth in zip(widths, blocks):
             layers = [_conv(in_ch if i == 0 else width, width, 3, batch_norm) for i in range(depth)]
             self.encoder.append(nn.Sequential(*layers))
@@ -117,8 +125,34 @@ class DIMNet(Mattor):
     def refinement_parameters(self) -> list[nn.Parameter]:
         return list(self.refine.parameters()) if self.refine_width > 0 else []
 
+    def load_grown_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        """Load the weights of the same network without colour hints into this one with them.
+
+        The first convolution's weights for the hint channels start at zero, so the network
+        computes exactly what the loaded one did until training teaches it to use them.
+        """
+        key = "encoder.0.0.0.weight"
+        state = dict(state_dict)
+        old = state[key]
+        new = torch.zeros_like(self.encoder[0][0][0].weight)
+        if old.shape[1] > new.shape[1] or old.shape[0] != new.shape[0] or old.shape[2:] != new.shape[2:]:
+            raise ValueError(f"cannot grow a first convolution of shape {tuple(old.shape)} into {tuple(new.shape)}")
+        new[:, : old.shape[1]] = old
+        state[key] = new
+        self.load_state_dict(state)
+
+    def network_input(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
+        """The normalised input: RGB and trimap (:func:`normalise_input`), then the hints if any."""
+        x = normalise_input(image, trimap)
+        if not self.colour_hints:
+            return x
+        hints = known_colour_hints(image, trimap)
+        mean = image.new_tensor(IMAGENET_MEAN * 2).view(1, 6, 1, 1)
+        std = image.new_tensor(IMAGENET_STD * 2).view(1, 6, 1, 1)
+        return torch.cat([x, (hints[:, :6] - mean) / std, 2.0 * hints[:, 6:] - 1.0], dim=1)
+
     def coarse_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Stage 1 on the normalised N x 4 x H x W input (H, W multiples of 32)."""
+        """Stage 1 on the normalised N x C x H x W input (H, W multiples of 32)."""
         indices, sizes = [], []
         for block in self.encoder:
             x = block(x)
@@ -137,7 +171,7 @@ class DIMNet(Mattor):
 
         ``coarse_grad=False`` runs stage 1 without autograd (refinement-only training).
         """
-        x = normalise_input(image, trimap)
+        x = self.network_input(image, trimap)
         with torch.set_grad_enabled(coarse_grad and torch.is_grad_enabled()):
             logits = self.coarse_logits(x)
         coarse = torch.sigmoid(logits)

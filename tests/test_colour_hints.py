@@ -1,0 +1,93 @@
+"""Known-colour hints (push-pull fill of the trimap's colours) and the DIM input that uses them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mattebox.models.colour_hints import HINT_CHANNELS, known_colour_hints, push_pull
+from mattebox.models.dim.network import DIMNet
+
+TINY = {"widths": [4, 8, 8, 16, 16], "refine_width": 8}
+
+
+def test_push_pull_keeps_known_pixels_and_fills_with_the_nearest_colours():
+    colour = torch.zeros(1, 3, 40, 60)
+    colour[..., :, :10] = torch.tensor([0.9, 0.1, 0.2]).view(1, 3, 1, 1)
+    colour[..., :, 50:] = torch.tensor([0.1, 0.3, 0.8]).view(1, 3, 1, 1)
+    weight = torch.zeros(1, 1, 40, 60)
+    weight[..., :, :10] = 1.0
+    weight[..., :, 50:] = 1.0
+    filled = push_pull(colour, weight)
+    assert torch.allclose(filled[..., :10], colour[..., :10], atol=1e-6)
+    assert torch.allclose(filled[..., 50:], colour[..., 50:], atol=1e-6)
+    # just past each known block the fill is (nearly) that block's colour, mid-way a mixture
+    assert torch.allclose(filled[0, :, 20, 11], colour[0, :, 20, 0], atol=0.1)
+    assert torch.allclose(filled[0, :, 20, 48], colour[0, :, 20, 59], atol=0.1)
+    mid = filled[0, 0, 20, 30].item()
+    assert 0.2 < mid < 0.8
+    # nothing known: zeros, not NaN
+    assert torch.equal(push_pull(colour, torch.zeros_like(weight)), torch.zeros_like(colour))
+
+
+def test_hints_recover_the_alpha_of_a_two_colour_composite():
+    height, width = 48, 64
+    ramp = ((torch.arange(width) - 8.0) / (width - 17.0)).clamp(0, 1)  # 0 on 8 columns, 1 on 8
+    alpha = ramp.view(1, 1, 1, width).expand(1, 1, height, width)
+    fg = torch.tensor([0.9, 0.7, 0.2]).view(1, 3, 1, 1)
+    bg = torch.tensor([0.1, 0.2, 0.6]).view(1, 3, 1, 1)
+    image = alpha * fg + (1 - alpha) * bg
+    trimap = torch.full((1, 1, height, width), 0.5)
+    trimap[alpha <= 0.0] = 0.0
+    trimap[alpha >= 1.0] = 1.0
+    hints = known_colour_hints(image, trimap)
+    assert hints.shape == (1, HINT_CHANNELS, height, width)
+    assert torch.allclose(hints[:, :3], fg.expand_as(image), atol=1e-5)
+    assert torch.allclose(hints[:, 3:6], bg.expand_as(image), atol=1e-5)
+    assert (hints[:, 6:] - alpha).abs().max() < 0.01  # eps = 1e-3 against |F - B|^2 = 0.89
+
+
+def test_dim_with_hints_grows_from_the_model_without_them():
+    torch.manual_seed(0)
+    plain = DIMNet(**TINY).eval()
+    hinted = DIMNet(**TINY, colour_hints=True).eval()
+    assert hinted.encoder[0][0][0].in_channels == 4 + HINT_CHANNELS
+    hinted.load_grown_state_dict(plain.state_dict())
+    image = torch.rand(2, 3, 64, 64)
+    trimap = torch.full((2, 1, 64, 64), 0.5)
+    trimap[..., :16, :] = 0.0
+    trimap[..., -16:, :] = 1.0
+    with torch.no_grad():
+        same = plain(image, trimap)["alpha"], hinted(image, trimap)["alpha"]
+    assert torch.equal(*same)
+    # once its hint weights move, the hinted network answers differently
+    with torch.no_grad():
+        hinted.encoder[0][0][0].weight[:, 4:] = 0.5
+        assert not torch.allclose(hinted(image, trimap)["alpha"], same[0])
+    with pytest.raises(ValueError, match="cannot grow"):
+        DIMNet(**TINY).load_grown_state_dict(hinted.state_dict())
+
+
+def test_dim_with_hints_overfits_a_tiny_batch():
+    from test_dim import _batch
+    from mattebox.models.dim.training import DIMObjective
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    model = DIMNet(**TINY, colour_hints=True)
+    objective = DIMObjective(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    batch = _batch(2, 64, seed=5)
+    first = None
+    for step in range(70):
+        loss, _ = objective.loss(model, batch, step)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        first = first if first is not None else loss.item()
+    model.eval()
+    with torch.no_grad():
+        final, _ = objective.loss(model, batch, 70)
+    assert final.item() < first / 10, (first, final.item())
+    assert np.isfinite(final.item())
