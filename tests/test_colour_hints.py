@@ -91,3 +91,37 @@ def test_dim_with_hints_overfits_a_tiny_batch():
         final, _ = objective.loss(model, batch, 70)
     assert final.item() < first / 10, (first, final.item())
     assert np.isfinite(final.item())
+
+
+def test_hint_skip_starts_at_the_hints_alpha_or_at_the_grown_model():
+    from mattebox.models.dim.training import DIMObjective
+
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="needs colour_hints"):
+        DIMNet(**TINY, hint_skip=True)
+    plain = DIMNet(**TINY).eval()
+    skip = DIMNet(**TINY, colour_hints=True, hint_skip=True).eval()
+    skip.load_grown_state_dict(plain.state_dict())
+    assert skip.hint_gate.item() == 0.0
+    image = torch.rand(1, 3, 64, 64)
+    trimap = torch.full((1, 1, 64, 64), 0.5)
+    trimap[..., :, :16] = 0.0
+    trimap[..., :, -16:] = 1.0
+    with torch.no_grad():
+        assert torch.equal(plain(image, trimap)["alpha"], skip(image, trimap)["alpha"])
+        # with the network's own logits silenced, the gate alone sets the coarse alpha
+        skip.raw_alpha.weight.zero_()
+        skip.raw_alpha.bias.zero_()
+        skip.hint_gate.fill_(1.0)
+        hint = known_colour_hints(image, trimap)[:, 6:].clamp(0.02, 0.98)
+        assert torch.allclose(skip(image, trimap)["alpha_coarse"], hint, atol=1e-5)
+    # the gate is its own parameter group, with its own learning-rate factor, frozen with stage 1
+    objective = DIMObjective(skip, refine_steps=5, hint_gate_lr_factor=10)
+    groups = {g["name"]: g["params"] for g in objective.param_groups()}
+    assert groups["hint_gate"] == [skip.hint_gate]
+    assert all(p is not skip.hint_gate for p in groups["encoder_decoder"])
+    assert objective.lr_factor("hint_gate", 10) == 10 and objective.lr_factor("hint_gate", 2) == 0
+    from mattebox.errors import InputError
+
+    with pytest.raises(InputError, match="hint_gate_lr_factor"):
+        DIMObjective(skip, hint_gate_lr_factor=0)

@@ -155,7 +155,7 @@ def test_init_grows_a_model_into_its_colour_hint_version(tmp_path):
     logs: list[str] = []
     hinted = Trainer(toy_config(model={"colour_hints": True}, train={"init": str(weights)}),
                      tmp_path / "b", progress=False, log=logs.append)
-    assert any("colour-hint inputs added" in line for line in logs)
+    assert any("colour_hints added" in line for line in logs)
     grown = hinted.model.state_dict()
     for name, p in first.model.state_dict().items():
         if name == "encoder.0.0.0.weight":

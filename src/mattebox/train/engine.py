@@ -70,6 +70,10 @@ class CsvLog:
             )
 
 
+#: Model options that ``[train] init`` may turn on over weights trained without them.
+GROWABLE_OPTIONS = ("colour_hints", "hint_skip")
+
+
 class Trainer:
     """Trains ``config``'s model into ``out_dir`` (see the module docstring).
 
@@ -115,15 +119,17 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
 
     def _init_from(self, path: str) -> None:
+        """Weights of ``path``; from a model without the options of :data:`GROWABLE_OPTIONS` that
+        the config turns on, the model's ``load_grown_state_dict`` adds them at zero."""
         payload = models.read_weights(path)
         stored, wanted = dict(payload["options"]), dict(self.config.model_options)
-        if (payload["model"] == self.config.model_name and hasattr(self.model, "load_grown_state_dict")
-                and not stored.get("colour_hints") and wanted.get("colour_hints")
-                and {k: v for k, v in stored.items() if k != "colour_hints"}
-                == {k: v for k, v in wanted.items() if k != "colour_hints"}):
-            # the same network plus the hint inputs, whose weights start at zero
+        grown = [k for k in GROWABLE_OPTIONS if wanted.get(k) and not stored.get(k)]
+        if (payload["model"] == self.config.model_name and grown and hasattr(self.model, "load_grown_state_dict")
+                and {k: v for k, v in stored.items() if k not in grown}
+                == {k: v for k, v in wanted.items() if k not in grown}):
+            # the same network plus hint inputs or gate, which start at zero
             self.model.load_grown_state_dict(payload["state_dict"])
-            self.log(f"initialised the model from {path} (colour-hint inputs added, starting at zero)")
+            self.log(f"initialised the model from {path} ({', '.join(grown)} added, starting at zero)")
             return
         if payload["model"] != self.config.model_name or stored != wanted:
             raise InputError(

@@ -22,14 +22,15 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "dim_small.p
 
 def build_model(**options):
     """A :class:`~.network.DIMNet` (options: widths, blocks, decoder_kernel, refine_width, batch_norm,
-    colour_hints)."""
+    colour_hints, hint_skip)."""
     from .network import DIMNet
 
     return DIMNet(**options)
 
 
 def build_objective(model, **options):
-    """The staged DIM objective (options: coarse_steps, refine_steps, alpha_weight, pure_weight)."""
+    """The staged DIM objective (options: coarse_steps, refine_steps, alpha_weight, pure_weight,
+    hint_gate_lr_factor)."""
     from .training import DIMObjective
 
     return DIMObjective(model, **options)

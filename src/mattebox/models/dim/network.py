@@ -26,6 +26,10 @@ Where we depart from the paper, and why:
   channels, the known-colour hints of :mod:`mattebox.models.colour_hints` (each pixel's nearby
   trimap foreground and background colours and the alpha they imply), computed from the image
   and trimap inside :meth:`DIMNet.forward`, so training and inference need nothing else.
+- ``hint_skip`` (ours, needs ``colour_hints``): the coarse logits get ``g * logit(alpha^)``
+  added, alpha^ the hints' alpha clipped to [0.02, 0.98] and g a learned scalar (1 in a new
+  network, 0 in one grown from weights without it), so the network learns a correction to the
+  hints' alpha instead of finding them among its inputs.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ from torch.nn import functional as F
 
 from ..base import IMAGENET_MEAN, IMAGENET_STD, Mattor, normalise_input
 from ..colour_hints import HINT_CHANNELS, known_colour_hints
+
+#: alpha^ is clipped to [HINT_CLIP, 1 - HINT_CLIP] before its logit (ours: logits within +-3.9).
+HINT_CLIP = 0.02
 
 #: Convolutions per VGG16 block.
 VGG16_BLOCKS = (2, 2, 3, 3, 3)
@@ -65,6 +72,7 @@ class DIMNet(Mattor):
     refine_width : channels of the refinement convolutions (paper: 64); 0 drops the stage.
     batch_norm : batch normalisation after the convolutions (see the module docstring).
     colour_hints : add the known-colour hint channels to the input (ours; see the module docstring).
+    hint_skip : add the gated logit of the hints' alpha to the coarse logits (ours; needs colour_hints).
     """
 
     def __init__(
@@ -75,12 +83,16 @@ class DIMNet(Mattor):
         refine_width: int = 64,
         batch_norm: bool = True,
         colour_hints: bool = False,
+        hint_skip: bool = False,
     ) -> None:
         super().__init__()
         if len(widths) != 5 or len(blocks) != 5:
             raise ValueError("DIM needs five encoder widths and five block depths")
         widths, blocks = [int(w) for w in widths], [int(b) for b in blocks]
         self.colour_hints = bool(colour_hints)
+        if hint_skip and not self.colour_hints:
+            raise ValueError("hint_skip needs colour_hints = true (the skip adds the hints' alpha)")
+        self.hint_gate = nn.Parameter(torch.ones(())) if hint_skip else None
         self.encoder = nn.ModuleList()
         in_ch = 4 + (HINT_CHANNELS if self.colour_hints else 0)
         for width, depth in zip(widths, blocks):
@@ -119,17 +131,22 @@ class DIMNet(Mattor):
 
     def encoder_decoder_parameters(self) -> list[nn.Parameter]:
         """Parameters of stage 1 (everything but the refinement)."""
-        skip = {id(p) for p in self.refine.parameters()} if self.refine_width > 0 else set()
+        skip = {id(p) for p in (*self.refinement_parameters(), *self.hint_parameters())}
         return [p for p in self.parameters() if id(p) not in skip]
+
+    def hint_parameters(self) -> list[nn.Parameter]:
+        """The gate of ``hint_skip`` (empty without it)."""
+        return [self.hint_gate] if self.hint_gate is not None else []
 
     def refinement_parameters(self) -> list[nn.Parameter]:
         return list(self.refine.parameters()) if self.refine_width > 0 else []
 
     def load_grown_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
-        """Load the weights of the same network without colour hints into this one with them.
+        """Load the weights of the same network with fewer hint options into this one.
 
-        The first convolution's weights for the hint channels start at zero, so the network
-        computes exactly what the loaded one did until training teaches it to use them.
+        The first convolution's weights for new hint channels start at zero, and a new
+        ``hint_skip`` gate at 0, so the network computes exactly what the loaded one did until
+        training teaches it to use them.
         """
         key = "encoder.0.0.0.weight"
         state = dict(state_dict)
@@ -139,6 +156,8 @@ class DIMNet(Mattor):
             raise ValueError(f"cannot grow a first convolution of shape {tuple(old.shape)} into {tuple(new.shape)}")
         new[:, : old.shape[1]] = old
         state[key] = new
+        if self.hint_gate is not None:
+            state.setdefault("hint_gate", torch.zeros(()))
         self.load_state_dict(state)
 
     def network_input(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
@@ -174,6 +193,9 @@ class DIMNet(Mattor):
         x = self.network_input(image, trimap)
         with torch.set_grad_enabled(coarse_grad and torch.is_grad_enabled()):
             logits = self.coarse_logits(x)
+            if self.hint_gate is not None:
+                hint_alpha = (x[:, 4 + HINT_CHANNELS - 1 :] + 1.0) / 2.0  # alpha^, stored as 2 a - 1
+                logits = logits + self.hint_gate * torch.logit(hint_alpha.clamp(HINT_CLIP, 1.0 - HINT_CLIP))
         coarse = torch.sigmoid(logits)
         if not refine or self.refine_width == 0:
             return {"alpha": coarse, "alpha_coarse": coarse}
