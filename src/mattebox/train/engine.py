@@ -256,7 +256,8 @@ class Trainer:
             if cfg.optim.grad_clip > 0:
                 self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
-            lr = max(group["lr"] for group in self.optimizer.param_groups)
+            # the schedule's rate (groups may run at a multiple of it, or frozen at 0)
+            lr = cfg.optim.lr * schedules.schedule_factor(cfg.schedule, self.step, self.max_steps)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.scheduler.step()
