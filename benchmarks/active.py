@@ -381,6 +381,11 @@ def main(argv=None) -> int:
     parser.add_argument("--candidates", type=candidate_list, default=None,
                         help="override the policy's inference candidate levels: cluster counts, "
                              "coarse to fine, e.g. 5,10,20 (0: every cell)")
+    parser.add_argument("--candidate-spread", type=float, default=None,
+                        help="override the policy's PolicyConfig.candidate_spread")
+    parser.add_argument("--candidate-retry", action="store_true",
+                        help="a cluster whose candidate cell was skipped offers its next cell "
+                             "(PolicyConfig.candidate_retry)")
     parser.add_argument("--solver", default="sm", help="solver in the loop (default sm)")
     parser.add_argument("--reuse-solvers", default="cf,knn,ifm")
     parser.add_argument("--stride", type=int, default=40, help="B1 grid stride in pixels at 400 px")
@@ -430,6 +435,12 @@ def main(argv=None) -> int:
         from dataclasses import replace
 
         policy.config = replace(policy.config, candidates=args.candidates)
+    if args.candidate_spread is not None or args.candidate_retry:
+        from dataclasses import replace
+
+        spread = policy.config.candidate_spread if args.candidate_spread is None else args.candidate_spread
+        policy.config = replace(policy.config, candidate_spread=spread,
+                                candidate_retry=policy.config.candidate_retry or args.candidate_retry)
     # What each block's cached result depends on: the solver's revision, and for the policy's
     # blocks the weights file's contents and the candidate cells used.
     from mattebox.active.policy import candidate_levels, default_weights
@@ -437,6 +448,11 @@ def main(argv=None) -> int:
     on_solver = {"solver": solver_stamp(sm), "steps": steps}
     on_policy = {**on_solver, "policy": file_stamp(args.weights or default_weights()),
                  "candidates": list(candidate_levels(policy.config.candidates))}
+    # (recorded only when set, so that the results cached before these options stay valid)
+    if policy.config.candidate_spread:
+        on_policy["candidate_spread"] = policy.config.candidate_spread
+    if policy.config.candidate_retry:
+        on_policy["candidate_retry"] = True
     if {"learned", "reuse", "timing", "fast", "strokes"} & only:
         warm_up(sm, items[0][1])
         learned = sequence_block(cache, f"learned_{sm}", items, lambda: LearnedStrategy(policy), sm, steps, region,
@@ -471,6 +487,8 @@ def main(argv=None) -> int:
 
         which = f"{Path(args.weights).resolve()}" if args.weights else "shipped"
         levels = "-".join(map(str, candidate_levels(policy.config.candidates))) or "all"
+        levels += f"_w{policy.config.candidate_spread:g}" if policy.config.candidate_spread else ""
+        levels += "_retry" if policy.config.candidate_retry else ""
         key = hashlib.sha1(which.encode()).hexdigest()[:8]
         result = sequence_block(cache, f"{tag}_learned_{key}_c{levels}_{sm}", scenes,
                                 lambda: LearnedStrategy(policy), sm, steps, small, on_policy)

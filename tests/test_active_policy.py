@@ -253,6 +253,36 @@ def test_candidate_levels_go_coarse_to_fine_past_covered_clusters():
     assert CandidateLevels.of(colours, ()).open_cells(torch.zeros(1, RECORD, 36)) is None
 
 
+def test_candidate_retry_offers_a_skipped_clusters_next_cell():
+    from mattebox.active.policy import RECORD, CandidateLevels, PolicyConfig, cell_clusters
+    from mattebox.errors import InputError
+
+    torch.manual_seed(5)
+    colours = torch.rand(1, 3, 6, 6)
+    member, nearest, sizes, order = cell_clusters(colours, 4, with_order=True)
+    plain, retry = CandidateLevels.of(colours, (4,)), CandidateLevels.of(colours, (4,), retry=True)
+    record = torch.zeros(1, RECORD, 36)
+    # Before any skip the two rules offer the same cells.
+    assert torch.equal(plain.open_sizes(record), retry.open_sizes(record))
+    # Skip the candidate of the biggest cluster with more than one member.
+    big = max((j for j in range(4) if int((member[0] == j).sum()) > 1), key=lambda j: int(sizes[0, j]))
+    cell = int(nearest[0, big])
+    record[0, 0, cell] = 1.0
+    assert not bool(plain.open_cells(record)[0, member[0] == big].any())  # dropped out
+    offered = torch.nonzero(retry.open_sizes(record)[0]).flatten().tolist()
+    mates = [c for c in range(36) if int(member[0, c]) == big and c != cell]
+    expected_next = min(mates, key=lambda c: float(order[0, c]))
+    assert expected_next in offered
+    assert float(retry.open_sizes(record)[0, expected_next]) == float(sizes[0, big])
+    # Answering that cell covers the cluster: nothing of it is offered any more.
+    record[0, 0, expected_next] = record[0, 1, expected_next] = 1.0
+    again = retry.open_cells(record)[0]
+    assert not bool(again[member[0] == big].any())
+    assert PolicyConfig.from_dict({"candidate_retry": True}).candidate_retry is True
+    with pytest.raises(InputError, match="candidate_retry"):
+        PolicyConfig.from_dict({"candidate_retry": 1})
+
+
 def strategy_location(env, top, left):
     from mattebox.active.environment import location_for
 

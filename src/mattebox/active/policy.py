@@ -116,6 +116,10 @@ class PolicyConfig:
     #: the spread (ours; 0: the nearest cell, as policies shipped before it). Read at
     #: inference and by a teacher restricted to the candidate cells (``teacher_cells``).
     candidate_spread: float = 0.0
+    #: With ``candidates``: a cluster whose candidate cell was skipped offers its next cell
+    #: (ours; see :class:`CandidateLevels`; False: it drops out, as policies shipped before).
+    #: Inference only.
+    candidate_retry: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,7 +140,7 @@ class PolicyConfig:
         if config.location_head not in LOCATION_HEADS:
             raise InputError(f"location_head must be one of {', '.join(LOCATION_HEADS)}, "
                              f"not {config.location_head!r}")
-        for key in ("colour_cues", "cluster_cue"):
+        for key in ("colour_cues", "cluster_cue", "candidate_retry"):
             if not isinstance(getattr(config, key), bool):
                 raise InputError(f"{key} must be true or false, not {getattr(config, key)!r}")
         if config.grid < 2:
@@ -295,7 +299,7 @@ CLUSTER_ITERATIONS = 10
 
 
 def cell_clusters(colours: torch.Tensor, clusters: int, spread: torch.Tensor | None = None,
-                  spread_weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  spread_weight: float = 0.0, with_order: bool = False) -> tuple[torch.Tensor, ...]:
     """k-means of the grid cells by mean colour (of the normalised image tensor, B x 3 x grid x
     grid) and position in [-1, 1] into ``clusters`` clusters (at most one per cell).
 
@@ -304,7 +308,9 @@ def cell_clusters(colours: torch.Tensor, clusters: int, spread: torch.Tensor | N
     in cells (B x k). With ``spread`` (B x cells, :func:`cell_spread`) and ``spread_weight``
     w > 0, a cluster's cell is the one with the least distance to its centroid plus w times
     the cell's spread instead: a cell mixing two colours is likelier to straddle an edge and
-    be skipped by the person.
+    be skipped by the person. With ``with_order``, a fourth tensor (B x cells): each cell's
+    distance to its own cluster's centroid (plus w times its spread), the order in which
+    :class:`CandidateLevels` with ``retry`` offers a cluster's other cells.
     """
     batch, _, grid, _ = colours.shape
     cells = grid * grid
@@ -328,6 +334,8 @@ def cell_clusters(colours: torch.Tensor, clusters: int, spread: torch.Tensor | N
         if spread is not None and spread_weight > 0.0:
             distance = distance + spread_weight * spread.to(distance.dtype)[:, None, :]
         nearest = distance.argmin(dim=2)
+        if with_order:
+            return member, nearest, counts, distance.gather(1, member[:, None, :]).squeeze(1)
     return member, nearest, counts
 
 
@@ -377,19 +385,25 @@ class CandidateLevels:
     cells"): levels 5, 10, 20 beat one level of 20 on alphamatting-dev after 5, 10 and 15
     regions, mostly through one image, and lose to it on held-out scenes after 15 and 20; so
     the shipped policy keeps one level.
+
+    With ``order`` (``retry``; ``PolicyConfig.candidate_retry``): a cluster whose candidate
+    cell was asked and skipped (neither all foreground nor all background) stays uncovered and
+    offers its next cell, the unasked member nearest its centroid, instead of dropping out.
     """
 
     member: list[torch.Tensor]  # per level: B x cells, each cell's cluster
     nearest: list[torch.Tensor]  # per level: B x k, the cell nearest each centroid
     sizes: list[torch.Tensor]  # per level: B x k, the clusters' sizes in cells
+    order: list[torch.Tensor] | None = None  # per level: B x cells, distance to own centroid
 
     @classmethod
     def of(cls, colours: torch.Tensor, levels: tuple[int, ...], spread: torch.Tensor | None = None,
-           spread_weight: float = 0.0) -> "CandidateLevels":
+           spread_weight: float = 0.0, retry: bool = False) -> "CandidateLevels":
         """The clusterings of the cells' ``colours`` (B x 3 x grid x grid) for ``levels``
-        (``spread``, ``spread_weight``: see :func:`cell_clusters`)."""
-        clusterings = [cell_clusters(colours, k, spread, spread_weight) for k in levels]
-        return cls(*([c[i] for c in clusterings] for i in range(3)))
+        (``spread``, ``spread_weight``: see :func:`cell_clusters`; ``retry``: see the class)."""
+        clusterings = [cell_clusters(colours, k, spread, spread_weight, with_order=retry) for k in levels]
+        parts = [[c[i] for c in clusterings] for i in range(4 if retry else 3)]
+        return cls(*parts)
 
     def open_cells(self, record: torch.Tensor) -> torch.Tensor | None:
         """Candidate cells (B x cells, bool) given the question ``record`` (B x 3 x cells:
@@ -409,13 +423,21 @@ class CandidateLevels:
         answered = (record[:, 1] > 0) | (record[:, 2] > 0)
         found = torch.zeros(asked.shape, device=asked.device)
         pending = torch.ones(asked.shape[0], dtype=torch.bool, device=asked.device)
-        for member, nearest, sizes in zip(self.member, self.nearest, self.sizes):
+        orders = self.order if self.order is not None else [None] * len(self.member)
+        for member, nearest, sizes, order in zip(self.member, self.nearest, self.sizes, orders):
             k = nearest.shape[1]
             covered = torch.zeros(asked.shape[0], k + 1, dtype=torch.bool, device=asked.device)
             covered.scatter_(1, torch.where(answered, member, k), True)  # column k: unanswered
             weight = sizes.float() * (~covered[:, :k]).float()  # an empty cluster has no cell
             cells = torch.zeros_like(found).scatter_reduce(1, nearest, weight, reduce="amax")
             cells = cells.masked_fill(asked, 0.0)
+            if order is not None:
+                # an uncovered cluster whose own cell was asked (and skipped): its nearest unasked member
+                score = order.masked_fill(asked, math.inf)
+                best = torch.full_like(weight, math.inf).scatter_reduce(1, member, score, reduce="amin")
+                first = torch.isfinite(score) & (score == best.gather(1, member))
+                retry = weight * asked.gather(1, nearest).float()
+                cells = torch.maximum(cells, torch.where(first, retry.gather(1, member), 0.0))
             take = pending & (cells > 0).any(dim=1)
             found[take] = cells[take]
             pending &= ~take
@@ -798,7 +820,8 @@ class LearnedStrategy:
             if levels and self.policy.grid is not None:
                 weight = float(self.policy.config.candidate_spread)
                 spread = cell_spread(image, self.policy.grid) if weight > 0.0 else None
-                self.candidates = CandidateLevels.of(self.state.colours, levels, spread, weight)
+                self.candidates = CandidateLevels.of(self.state.colours, levels, spread, weight,
+                                                     retry=self.policy.config.candidate_retry)
 
     def next_location(self) -> tuple[float, float]:
         if self.state is None:
