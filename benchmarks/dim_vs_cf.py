@@ -43,7 +43,8 @@ def score(method: str, cases, options: dict) -> dict[str, dict[str, float]]:
     """Per trimap folder: the mean of each metric over the cases, the mean seconds, and the
     error split: mean |alpha - true alpha| over the unknown pixels whose true alpha is pure
     (``err_pure``) and over the fractional ones (``err_frac``), pooled over the cases, and the
-    share of pure unknown pixels off by more than 0.25 (``pure_wrong``)."""
+    share of pure unknown pixels off by more than 0.25 (``pure_wrong``); and each case's SAD
+    (``sad_per_case``, in the JSON only)."""
     if method == "hints":
         from mattebox.models.colour_hints import hint_alpha
 
@@ -56,6 +57,7 @@ def score(method: str, cases, options: dict) -> dict[str, dict[str, float]]:
         pred = fn(case.image, case.trimap, **options)
         row = metrics.all_metrics(pred, case.alpha, case.trimap)
         row["seconds"] = time.perf_counter() - began
+        row["case"] = case.name
         unknown = case.trimap == 0.5
         pure = unknown & ((case.alpha < PURE) | (case.alpha > 1.0 - PURE))
         error = np.abs(pred - case.alpha)
@@ -68,6 +70,7 @@ def score(method: str, cases, options: dict) -> dict[str, dict[str, float]]:
         pure_sum, pure_n, frac_sum, frac_n, wrong = np.sum([r["split"] for r in rows], axis=0)
         means.update(err_pure=float(pure_sum / max(pure_n, 1)), err_frac=float(frac_sum / max(frac_n, 1)),
                      pure_wrong=float(wrong / max(pure_n, 1)))
+        means["sad_per_case"] = {r["case"]: float(r["sad"]) for r in rows}
         out[name] = means
     return out
 

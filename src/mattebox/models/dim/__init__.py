@@ -2,7 +2,8 @@
 
 :mod:`.network` holds the network, :mod:`.training` its staged objective. The shipped
 weights (``mattebox/weights/dim_small.pt``) are the small CPU configuration trained with
-``configs/dim_small.toml``; they load lazily on first use.
+``configs/dim_small.toml`` and then fine-tuned with the known-colour hints (ours) by
+``configs/dim_small_ft_photo_hints_skip.toml``; they load lazily on first use.
 """
 
 from __future__ import annotations
