@@ -70,27 +70,12 @@ def test_dim_with_hints_grows_from_the_model_without_them():
 
 
 def test_dim_with_hints_overfits_a_tiny_batch():
-    from test_dim import _batch
-    from mattebox.models.dim.training import DIMObjective
+    from test_dim import overfit_losses
 
     torch.manual_seed(0)
-    torch.set_num_threads(1)
-    model = DIMNet(**TINY, colour_hints=True)
-    objective = DIMObjective(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    batch = _batch(2, 64, seed=5)
-    first = None
-    for step in range(70):
-        loss, _ = objective.loss(model, batch, step)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        first = first if first is not None else loss.item()
-    model.eval()
-    with torch.no_grad():
-        final, _ = objective.loss(model, batch, 70)
-    assert final.item() < first / 10, (first, final.item())
-    assert np.isfinite(final.item())
+    first, final = overfit_losses(DIMNet(**TINY, colour_hints=True))
+    assert final < first / 10, (first, final)
+    assert np.isfinite(final)
 
 
 def test_hint_skip_starts_at_the_hints_alpha_or_at_the_grown_model():

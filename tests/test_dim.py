@@ -91,15 +91,16 @@ def test_objective_stages_freeze_the_right_parts():
     assert set(parts) == {"coarse_alpha", "coarse_comp", "refined_alpha"}
 
 
-def test_overfits_a_tiny_batch():
+def overfit_losses(model, steps: int = 70) -> tuple[float, float]:
+    """The first training loss and the loss after ``steps`` Adam steps on one tiny batch
+    (the latter in eval mode: batch-norm running statistics)."""
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    model = DIMNet(**TINY)
     objective = DIMObjective(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     batch = _batch(2, 64, seed=5)
     first = None
-    for step in range(70):
+    for step in range(steps):
         loss, _ = objective.loss(model, batch, step)
         optimizer.zero_grad()
         loss.backward()
@@ -107,8 +108,14 @@ def test_overfits_a_tiny_batch():
         first = first if first is not None else loss.item()
     model.eval()
     with torch.no_grad():
-        final, _ = objective.loss(model, batch, 70)  # eval mode: batch-norm running statistics
-    assert final.item() < first / 10, (first, final.item())
+        final, _ = objective.loss(model, batch, steps)
+    return first, final.item()
+
+
+def test_overfits_a_tiny_batch():
+    torch.manual_seed(0)
+    first, final = overfit_losses(DIMNet(**TINY))
+    assert final < first / 10, (first, final)
 
 
 def test_weights_round_trip(tmp_path):
