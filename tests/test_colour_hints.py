@@ -110,3 +110,35 @@ def test_hint_skip_starts_at_the_hints_alpha_or_at_the_grown_model():
 
     with pytest.raises(InputError, match="hint_gate_lr_factor"):
         DIMObjective(skip, hint_gate_lr_factor=0)
+
+
+def test_tiled_inference_gives_every_tile_the_whole_images_hints():
+    """A tile far from the foreground holds no foreground pixel; its hints must still come from
+    the whole image (computed once), not be filled with black from the tile alone."""
+    from mattebox.models.base import pad_inputs, predict_alpha
+
+    torch.manual_seed(0)
+    model = DIMNet(**TINY, colour_hints=True).eval()
+    height, width = 96, 320
+    rng = np.random.default_rng(1)
+    image = rng.random((height, width, 3)) * 0.2 + np.array([0.1, 0.2, 0.6])
+    image[:, :40] = [0.9, 0.8, 0.1]
+    trimap = np.full((height, width), 0.5)
+    trimap[:, :32] = 1.0  # foreground only at the far left
+    trimap[:8] = 0.0
+    seen = []
+    forward = model.forward
+
+    def spy(image_t, trimap_t, **kwargs):
+        seen.append(kwargs.get("extra"))
+        return forward(image_t, trimap_t, **kwargs)
+
+    model.forward = spy
+    predict_alpha(model, image, trimap, tile_size=128, halo=16, ramp=16)
+    assert len(seen) > 2 and all(extra is not None for extra in seen)
+    inputs = pad_inputs(image, trimap)
+    whole = known_colour_hints(inputs[:, :3], inputs[:, 3:4])
+    last = seen[-1]  # the rightmost tile: no foreground pixel in it
+    assert torch.allclose(last, whole[:, :, :, -last.shape[-1]:], atol=1e-6)
+    assert float(last[:, 0:3].mean()) > 0.3  # the far foreground's yellow, not black
+    assert bool((trimap[:, -last.shape[-1]:] != 1.0).all())

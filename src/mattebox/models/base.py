@@ -16,12 +16,18 @@ context; the next ``ramp`` pixels rise linearly to 1. The matte is the weighted 
 tile predictions. For a network whose receptive field reaches no further than ``halo``
 pixels, the tiled matte equals the untiled one; for deep encoders with larger receptive
 fields it is an approximation that improves with T. Tiles holding no unknown pixel are not
-run.
+run. A network whose inputs depend on the whole image (DIM's known-colour hints: the nearest
+known colours may lie in another tile) computes them once on the padded image through its
+``whole_image_inputs(image, trimap, out=...)`` (``whole_image_channels`` of them); each
+tile gets its slice, passed as ``extra``.
 
 Memory bound of tiled :func:`predict_alpha` beyond the caller's inputs: 24 bytes per padded
 pixel (the float32 RGB + trimap copy, 16, and two float32 accumulators, 8; the copy is freed
-before the float64 result, 8, is made) plus the network's working memory on one T x T tile,
-A(T), which does not depend on the image size. ``benchmarks/tiled_inference_memory.py``
+before the float64 result, 8, is made), plus 8 per channel of whole-image inputs (4 kept,
+4 while they are made; DIM with colour hints: 7 channels, 56 bytes), plus the network's
+working memory on one T x T tile, A(T), which does not depend on the image size. This is
+the arrays' account; the allocator's retention of freed blocks comes on top (measured up to 5%
+above the bound on a 4K image, BENCHMARKS.md "Tiled inference memory"). ``benchmarks/tiled_inference_memory.py``
 measures both on a 4K image.
 
 Normalisation statistics. ``norm_stats="image"`` runs the network a first time over the same
@@ -87,11 +93,13 @@ def _pad_plane(plane: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.pad(plane, ((0, pad_y), (0, pad_x)), mode=mode)
 
 
-def pad_inputs(image: np.ndarray, trimap: np.ndarray, multiple: int = MULTIPLE) -> torch.Tensor:
-    """1 x 4 x H' x W' float32 tensor holding RGB and trimap, padded to a multiple of ``multiple``."""
+def pad_inputs(image: np.ndarray, trimap: np.ndarray, multiple: int = MULTIPLE,
+               extra_channels: int = 0) -> torch.Tensor:
+    """1 x 4 x H' x W' float32 tensor holding RGB and trimap, padded to a multiple of ``multiple``
+    (with ``extra_channels`` more, left unset, after them)."""
     height, width = trimap.shape
     ph, pw = padded_size(height, multiple), padded_size(width, multiple)
-    out = torch.empty((1, 4, ph, pw), dtype=torch.float32)
+    out = torch.empty((1, 4 + extra_channels, ph, pw), dtype=torch.float32)
     for channel in range(3):
         out[0, channel] = torch.from_numpy(_pad_plane(image[:, :, channel].astype(np.float32), ph, pw))
     out[0, 3] = torch.from_numpy(_pad_plane(trimap.astype(np.float32), ph, pw))
@@ -133,10 +141,25 @@ def blend_weights_1d(tile: int, inner_before: bool, inner_after: bool, halo: int
     return weight.astype(np.float32)
 
 
+def padded_network_inputs(model: nn.Module, image: np.ndarray, trimap: np.ndarray) -> torch.Tensor:
+    """:func:`pad_inputs` (1 x 4 x H' x W') with the model's whole-image inputs appended as
+    further channels: ``model.whole_image_channels`` of them, written in place by
+    ``model.whole_image_inputs(rgb, trimap, out=...)`` (none for a model without them)."""
+    channels = int(getattr(model, "whole_image_channels", 0))
+    inputs = pad_inputs(image, trimap, extra_channels=channels)
+    if channels:
+        model.whole_image_inputs(inputs[:, :3], inputs[:, 3:4], out=inputs[:, 4:])
+    return inputs
+
+
 def _run_network(model: nn.Module, inputs: torch.Tensor, device: torch.device) -> np.ndarray:
-    """The network's final alpha for a 1 x 4 x h x w input (RGB + trimap), as float32 h x w."""
+    """The network's final alpha for a 1 x C x h x w input (RGB + trimap, then any whole-image
+    inputs, see :func:`padded_network_inputs`), as float32 h x w."""
     inputs = inputs.to(device)
-    outputs = model(inputs[:, :3], inputs[:, 3:4])
+    if inputs.shape[1] > 4:
+        outputs = model(inputs[:, :3], inputs[:, 3:4], extra=inputs[:, 4:])
+    else:
+        outputs = model(inputs[:, :3], inputs[:, 3:4])
     return outputs["alpha"][0, 0].float().cpu().numpy()
 
 
@@ -189,7 +212,7 @@ def predict_alpha(
 
     def run(network: nn.Module) -> np.ndarray:
         if tile_size is None or max(height, width) <= tile_size:
-            inputs = pad_inputs(image, trimap)
+            inputs = padded_network_inputs(network, image, trimap)
             return _run_network(network, inputs, device)[:height, :width].astype(np.float64)
         return _predict_tiled(network, image, trimap, tile_size, halo, ramp, device)
 
@@ -266,7 +289,8 @@ def _predict_tiled(
             "use a larger tile or a smaller halo"
         )
     height, width = trimap.shape
-    inputs = pad_inputs(image, trimap)
+    with torch.inference_mode():
+        inputs = padded_network_inputs(model, image, trimap)
     ph, pw = inputs.shape[-2:]
     accumulated = np.zeros((ph, pw), dtype=np.float32)
     weight_sum = np.zeros((ph, pw), dtype=np.float32)
@@ -283,7 +307,7 @@ def _predict_tiled(
             weight = wy[:, None] * wx[None, :]
             accumulated[y : y + th, x : x + tw] += tile_alpha * weight
             weight_sum[y : y + th, x : x + tw] += weight
-    del inputs  # frees 16 bytes per pixel before the float64 result is made
+    del inputs  # frees 16 bytes per pixel (more with whole-image inputs) before the float64 result is made
     np.divide(accumulated, weight_sum, out=accumulated, where=weight_sum > 0)
     alpha = accumulated[:height, :width].astype(np.float64)
     del accumulated

@@ -44,9 +44,10 @@ def push_pull(colour: torch.Tensor, weight: torch.Tensor, gain: float = GAIN) ->
     the image is weighted.
     """
     colours, weights = [colour * weight], [weight]
-    while min(colours[-1].shape[-2:]) > 1:
-        colours.append(F.avg_pool2d(colours[-1], 2, ceil_mode=True))
-        weights.append(F.avg_pool2d(weights[-1], 2, ceil_mode=True))
+    while max(colours[-1].shape[-2:]) > 1:  # down to one pixel, whatever the aspect ratio
+        kernel = tuple(min(2, size) for size in colours[-1].shape[-2:])
+        colours.append(F.avg_pool2d(colours[-1], kernel, ceil_mode=True))
+        weights.append(F.avg_pool2d(weights[-1], kernel, ceil_mode=True))
     estimate = colours[-1] / weights[-1].clamp_min(1e-12)
     for level_colour, level_weight in zip(reversed(colours[:-1]), reversed(weights[:-1])):
         coarser = F.interpolate(estimate, size=level_colour.shape[-2:], mode="bilinear", align_corners=False)
@@ -56,19 +57,24 @@ def push_pull(colour: torch.Tensor, weight: torch.Tensor, gain: float = GAIN) ->
 
 
 @torch.no_grad()
-def known_colour_hints(image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
+def known_colour_hints(image: torch.Tensor, trimap: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """F^, B^ and alpha^ (N x 7 x H x W) for ``image`` (N x 3 x H x W, [0, 1]) and ``trimap`` (0/0.5/1).
 
     Without any known foreground (or background) pixel its estimate is black and alpha^ follows
-    from the other alone; the network also sees the trimap, so it can tell.
+    from the other alone; the network also sees the trimap, so it can tell. ``out``: an
+    N x 7 x H x W tensor to write into (tiled inference of a large image, where a second
+    full-size copy would cost memory); returned.
     """
-    foreground = (trimap >= 0.75).to(image.dtype)
-    background = (trimap <= 0.25).to(image.dtype)
-    fg = push_pull(image, foreground)
-    bg = push_pull(image, background)
+    if out is None:
+        out = image.new_empty((image.shape[0], HINT_CHANNELS, *image.shape[-2:]))
+    out[:, 0:3] = push_pull(image, (trimap >= 0.75).to(image.dtype))
+    out[:, 3:6] = push_pull(image, (trimap <= 0.25).to(image.dtype))
+    fg, bg = out[:, 0:3], out[:, 3:6]
     difference = fg - bg
-    alpha = ((image - bg) * difference).sum(1, keepdim=True) / ((difference * difference).sum(1, keepdim=True) + EPS)
-    return torch.cat([fg, bg, alpha.clamp(0.0, 1.0)], dim=1)
+    alpha = ((image - bg) * difference).sum(1, keepdim=True)
+    alpha /= (difference * difference).sum(1, keepdim=True) + EPS
+    out[:, 6:7] = alpha.clamp_(0.0, 1.0)
+    return out
 
 
 def hint_alpha(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:

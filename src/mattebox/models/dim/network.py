@@ -160,12 +160,26 @@ class DIMNet(Mattor):
             state.setdefault("hint_gate", torch.zeros(()))
         self.load_state_dict(state)
 
-    def network_input(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
-        """The normalised input: RGB and trimap (:func:`normalise_input`), then the hints if any."""
+    @property
+    def whole_image_channels(self) -> int:
+        """Channels of :meth:`whole_image_inputs`: the hints' seven, or 0 without ``colour_hints``."""
+        return HINT_CHANNELS if self.colour_hints else 0
+
+    def whole_image_inputs(self, image: torch.Tensor, trimap: torch.Tensor,
+                           out: torch.Tensor | None = None) -> torch.Tensor:
+        """The hints of the whole image, computed once for tiled inference and written into
+        ``out`` (:func:`mattebox.models.base.padded_network_inputs`)."""
+        return known_colour_hints(image, trimap, out=out)
+
+    def network_input(self, image: torch.Tensor, trimap: torch.Tensor,
+                      hints: torch.Tensor | None = None) -> torch.Tensor:
+        """The normalised input: RGB and trimap (:func:`normalise_input`), then the hints if any
+        (``hints``: those of :meth:`whole_image_inputs` for this crop; else computed here)."""
         x = normalise_input(image, trimap)
         if not self.colour_hints:
             return x
-        hints = known_colour_hints(image, trimap)
+        if hints is None:
+            hints = known_colour_hints(image, trimap)
         mean = image.new_tensor(IMAGENET_MEAN * 2).view(1, 6, 1, 1)
         std = image.new_tensor(IMAGENET_STD * 2).view(1, 6, 1, 1)
         return torch.cat([x, (hints[:, :6] - mean) / std, 2.0 * hints[:, 6:] - 1.0], dim=1)
@@ -185,12 +199,13 @@ class DIMNet(Mattor):
         return self.raw_alpha(x)
 
     def forward(self, image: torch.Tensor, trimap: torch.Tensor, *, refine: bool = True,
-                coarse_grad: bool = True) -> dict[str, torch.Tensor]:
+                coarse_grad: bool = True, extra: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """``{"alpha": final alpha, "alpha_coarse": stage-1 alpha}``, each N x 1 x H x W in [0, 1].
 
         ``coarse_grad=False`` runs stage 1 without autograd (refinement-only training).
+        ``extra``: this crop of :meth:`whole_image_inputs` (tiled inference).
         """
-        x = self.network_input(image, trimap)
+        x = self.network_input(image, trimap, extra)
         with torch.set_grad_enabled(coarse_grad and torch.is_grad_enabled()):
             logits = self.coarse_logits(x)
             if self.hint_gate is not None:
