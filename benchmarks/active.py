@@ -431,16 +431,14 @@ def main(argv=None) -> int:
 
     learned = None
     policy = load_policy(args.weights)
-    if args.candidates is not None:
+    # inference options of the command line over those stored with the weights
+    overrides = {"candidates": args.candidates, "candidate_spread": args.candidate_spread,
+                 "candidate_retry": True if args.candidate_retry else None}
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    if overrides:
         from dataclasses import replace
 
-        policy.config = replace(policy.config, candidates=args.candidates)
-    if args.candidate_spread is not None or args.candidate_retry:
-        from dataclasses import replace
-
-        spread = policy.config.candidate_spread if args.candidate_spread is None else args.candidate_spread
-        policy.config = replace(policy.config, candidate_spread=spread,
-                                candidate_retry=policy.config.candidate_retry or args.candidate_retry)
+        policy.config = replace(policy.config, **overrides)
     # What each block's cached result depends on: the solver's revision, and for the policy's
     # blocks the weights file's contents and the candidate cells used.
     from mattebox.active.policy import candidate_levels, default_weights

@@ -289,8 +289,7 @@ def _predict_tiled(
             "use a larger tile or a smaller halo"
         )
     height, width = trimap.shape
-    with torch.inference_mode():
-        inputs = padded_network_inputs(model, image, trimap)
+    inputs = padded_network_inputs(model, image, trimap)
     ph, pw = inputs.shape[-2:]
     accumulated = np.zeros((ph, pw), dtype=np.float32)
     weight_sum = np.zeros((ph, pw), dtype=np.float32)

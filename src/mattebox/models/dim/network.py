@@ -179,7 +179,7 @@ class DIMNet(Mattor):
         if not self.colour_hints:
             return x
         if hints is None:
-            hints = known_colour_hints(image, trimap)
+            hints = self.whole_image_inputs(image, trimap)
         mean = image.new_tensor(IMAGENET_MEAN * 2).view(1, 6, 1, 1)
         std = image.new_tensor(IMAGENET_STD * 2).view(1, 6, 1, 1)
         return torch.cat([x, (hints[:, :6] - mean) / std, 2.0 * hints[:, 6:] - 1.0], dim=1)
