@@ -199,3 +199,24 @@ def test_pure_weight_scales_the_pure_unknown_pixels():
     for bad in (0.0, -1.0, "3", True):
         with pytest.raises(InputError, match="pure_weight"):
             DIMObjective(Fixed(pred), pure_weight=bad)
+
+
+def test_norm_per_sample_keeps_each_sample_to_its_own_statistics():
+    torch.manual_seed(0)
+    model = DIMNet(**TINY, batch_norm=True)
+    model.train()
+    batch = _batch(2, 64)
+    other = {key: value.clone() for key, value in batch.items()}
+    other["image"][1] = 1.0 - other["image"][1]  # a different second composite
+    alone = {key: value[:1] for key, value in batch.items()}
+    with torch.no_grad():
+        for per_sample in (True, False):
+            objective = DIMObjective(model, norm_per_sample=per_sample)
+            first = objective._forward(model, batch, "joint")["alpha"][0]
+            again = objective._forward(model, other, "joint")["alpha"][0]
+            # with its own statistics the first sample's alpha ignores its batch-mate
+            assert torch.equal(first, again) == per_sample
+            if per_sample:  # and is what the sample gets when it is a batch of one
+                assert torch.allclose(first, objective._forward(model, alone, "joint")["alpha"][0], atol=1e-6)
+    with pytest.raises(InputError, match="norm_per_sample"):
+        DIMObjective(model, norm_per_sample="yes")

@@ -19,6 +19,12 @@ small model errs most on exactly those (BENCHMARKS.md, "Where the error lies").
 scalar: Adam moves each parameter by about the learning rate per step, so at the fine-tuning
 rate of 2e-4 a gate starting at 0 could not reach 1 in under 5,000 steps; with the default 25,
 in 200.
+
+``norm_per_sample`` (ours; off by default, the paper's batch norm over the batch) runs each
+sample of a batch through the network on its own, so every batch-norm layer normalises by that
+one sample's statistics: the statistics a model sees at inference with ``norm_stats="image"``
+(the image's own, AdaBN-style; BENCHMARKS.md "Batch-norm statistics at inference"), where
+training with the batch's mixes four composites. The loss is the same mean over the batch.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class DIMObjective:
     alpha_weight: float = losses.DIM_ALPHA_WEIGHT
     pure_weight: float = 1.0
     hint_gate_lr_factor: float = 25.0
+    norm_per_sample: bool = False
 
     def __post_init__(self) -> None:
         weight = self.pure_weight
@@ -55,6 +62,8 @@ class DIMObjective:
         factor = self.hint_gate_lr_factor
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
             raise InputError(f"[objective] hint_gate_lr_factor must be > 0, not {factor!r}")
+        if not isinstance(self.norm_per_sample, bool):
+            raise InputError(f"[objective] norm_per_sample must be true or false, not {self.norm_per_sample!r}")
 
     #: Names of the loss parts :meth:`loss` may report (columns of the training log).
     part_names = ("coarse_alpha", "coarse_comp", "refined_alpha")
@@ -101,9 +110,7 @@ class DIMObjective:
     def loss(self, network: nn.Module, batch: dict[str, torch.Tensor], step: int):
         """Forward ``batch`` through ``network`` (the model, maybe DDP-wrapped); (loss, parts)."""
         stage = self.stage(step)
-        outputs = network(
-            batch["image"], batch["trimap"], refine=stage != "coarse", coarse_grad=stage != "refine"
-        )
+        outputs = self._forward(network, batch, stage)
         weight = losses.unknown_mask(batch["trimap"])
         if self.pure_weight != 1.0:
             alpha = batch["alpha"]
@@ -123,3 +130,12 @@ class DIMObjective:
             total = total + refined
             parts["refined_alpha"] = refined
         return total, {k: float(v.detach()) for k, v in parts.items()}
+
+    def _forward(self, network: nn.Module, batch: dict[str, torch.Tensor], stage: str) -> dict[str, torch.Tensor]:
+        """The network's outputs for the batch; with ``norm_per_sample`` one sample at a time."""
+        options = dict(refine=stage != "coarse", coarse_grad=stage != "refine")
+        if not self.norm_per_sample:
+            return network(batch["image"], batch["trimap"], **options)
+        each = [network(batch["image"][i:i + 1], batch["trimap"][i:i + 1], **options)
+                for i in range(batch["image"].shape[0])]
+        return {key: torch.cat([out[key] for out in each]) for key in each[0]}
