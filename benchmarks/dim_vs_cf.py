@@ -11,7 +11,7 @@ Usage::
 
     python benchmarks/dim_vs_cf.py [--weights PATH] [--synthetic-dir runs/synthetic_test]
         [--synthetic-count 20] [--methods dim,cf] [--dim-scales 1,0.5]
-        [--norm-stats running,image] [--json out.json]
+        [--norm-stats weights,running,image] [--json out.json]
 
 ``--methods`` takes registered methods and ``hints``: the alpha the known-colour hints imply
 alone (:func:`mattebox.models.colour_hints.hint_alpha`), what a DIM with ``colour_hints`` is
@@ -84,9 +84,10 @@ def main(argv=None) -> int:
     parser.add_argument("--dim-scales", default="1",
                         help="comma list of DIM inference scales (the network runs on a copy "
                              "shrunk by each; see estimate_alpha_dim)")
-    parser.add_argument("--norm-stats", default="running",
-                        help="comma list of DIM batch-norm statistics: running (training's) and/or "
-                             "image (the image's own; see estimate_alpha_dim)")
+    parser.add_argument("--norm-stats", default="weights",
+                        help="comma list of DIM batch-norm statistics: weights (what the weights "
+                             "file names, the default of estimate_alpha_dim), running (training's) "
+                             "and/or image (the image's own)")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     sets = {}
@@ -106,9 +107,9 @@ def main(argv=None) -> int:
             continue
         for stats in args.norm_stats.split(","):
             for scale in (float(v) for v in args.dim_scales.split(",")):
-                options = {"scale": scale, "norm_stats": stats,
+                options = {"scale": scale, "norm_stats": None if stats == "weights" else stats,
                            **({"weights": args.weights} if args.weights else {})}
-                label = ("dim" if scale == 1.0 else f"dim@{scale:g}") + ("" if stats == "running" else f"/{stats}")
+                label = ("dim" if scale == 1.0 else f"dim@{scale:g}") + ("" if stats == "weights" else f"/{stats}")
                 runs.append((label, method, options))
     for label, method, options in runs:
         for set_name, cases in sets.items():

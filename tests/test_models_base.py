@@ -190,6 +190,24 @@ def test_image_statistics_pool_over_tiles_and_refuse_bad_values():
     assert tiny.shape == (20, 20)
     assert np.array_equal(base.predict_alpha(SmallField(), image, trimap, norm_stats="image"),
                           base.predict_alpha(SmallField(), image, trimap))  # no batch norm: no change
-    for bad in ("batch", "", None, 1):
+    for bad in ("batch", "", 1):
         with pytest.raises(InputError, match="norm_stats"):
             base.predict_alpha(model, image, trimap, norm_stats=bad)
+
+
+def test_weights_file_names_the_statistics_its_model_predicts_with(tmp_path):
+    from mattebox.errors import InputError
+    from mattebox.models import load_weights, save_weights
+
+    model = _batch_norm_dim()
+    image, _, _, _, trimap = make_composite(70, 90, seed=4)
+    options = {"widths": (4, 4, 8, 8, 8), "refine_width": 4, "batch_norm": True}
+    save_weights(tmp_path / "image.pt", "dim", options, model, {"norm_stats": "image"})
+    save_weights(tmp_path / "plain.pt", "dim", options, model)
+    save_weights(tmp_path / "bad.pt", "dim", options, model, {"norm_stats": "batch"})
+    own = load_weights(tmp_path / "image.pt")
+    assert np.array_equal(own.predict(image, trimap), model.predict(image, trimap, norm_stats="image"))
+    assert np.array_equal(own.predict(image, trimap, norm_stats="running"), model.predict(image, trimap))
+    assert np.array_equal(load_weights(tmp_path / "plain.pt").predict(image, trimap), model.predict(image, trimap))
+    with pytest.raises(InputError, match="norm_stats"):
+        load_weights(tmp_path / "bad.pt")

@@ -233,9 +233,16 @@ def test_command_trains_resumes_and_exports(tmp_path, capsys):
 
     model = load_weights(weights, expect="dim")
     assert not model.training
+    assert model.norm_stats == "running"  # the statistics the config evaluates with
     again = tmp_path / "again.pt"
     assert command.run(_parse([str(config_path), "--out", str(out), "--export", str(again), "--export-only"])) == 0
     assert again.is_file()
+    assert load_weights(out / "last.pt").norm_stats == "running"  # a checkpoint read as weights
+    image_run, image_weights = tmp_path / "image_run", tmp_path / "image.pt"
+    assert command.run(_parse([str(config_path), "--out", str(image_run), "--stop-at", "1", "--no-progress",
+                               "--set", "eval.norm_stats=image", "--export", str(image_weights)])) == 0
+    assert load_weights(image_weights).norm_stats == "image"
+    assert load_weights(image_run / "last.pt").norm_stats == "image"
     with pytest.raises(InputError, match="no checkpoint"):
         command.run(_parse([str(config_path), "--out", str(tmp_path / "none"), "--export", str(again),
                             "--export-only"]))

@@ -65,7 +65,9 @@ def read_weights(path: str | Path) -> dict:
         checkpoint = load_checkpoint(path)
         model_cfg = dict(checkpoint["config"]["model"])
         return {"format": WEIGHTS_FORMAT, "model": model_cfg.pop("name"), "options": model_cfg,
-                "state_dict": checkpoint["model_state"], "meta": {"step": checkpoint["step"]}}
+                "state_dict": checkpoint["model_state"],
+                "meta": {"step": checkpoint["step"],
+                         "norm_stats": checkpoint["config"].get("eval", {}).get("norm_stats", "running")}}
     except Exception as exc:
         raise InputError(f"{path} is not a readable mattebox weights file ({exc})") from exc
     if not isinstance(payload, dict) or payload.get("format") != WEIGHTS_FORMAT:
@@ -74,11 +76,24 @@ def read_weights(path: str | Path) -> dict:
 
 
 def load_weights(path: str | Path, expect: str | None = None):
-    """The network stored in ``path``, in eval mode; ``expect`` checks the model name."""
+    """The network stored in ``path``, in eval mode; ``expect`` checks the model name.
+
+    A file whose metadata names the batch-norm statistics the model was chosen with
+    (``meta["norm_stats"]``, written by :func:`mattebox.train.engine.export_weights` from the
+    config's ``[eval] norm_stats``) sets ``model.norm_stats``, the default of
+    :func:`mattebox.models.base.predict_alpha`; older files leave it unset ("running").
+    """
     payload = read_weights(path)
     if expect is not None and payload["model"] != expect:
         raise InputError(f"{path} holds a {payload['model']!r} model, not {expect!r}")
     model = build_model(payload["model"], **payload["options"])
     model.load_state_dict(payload["state_dict"])
     model.eval()
+    norm_stats = payload.get("meta", {}).get("norm_stats")
+    if norm_stats is not None:
+        from .base import NORM_STATS
+
+        if norm_stats not in NORM_STATS:
+            raise InputError(f"{path} names norm_stats {norm_stats!r}; expected one of {', '.join(NORM_STATS)}")
+        model.norm_stats = norm_stats
     return model

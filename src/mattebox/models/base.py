@@ -65,6 +65,14 @@ DEFAULT_RAMP = 64
 NORM_STATS = ("running", "image")
 
 
+def model_norm_stats(model: nn.Module) -> str:
+    """The batch-norm statistics ``model`` predicts with unless told otherwise: its
+    ``norm_stats`` attribute, which :func:`mattebox.models.load_weights` sets from the weights
+    file (a model trained to normalise by each image's own statistics records "image"), and
+    "running" for a model without one."""
+    return str(getattr(model, "norm_stats", "running"))
+
+
 def normalise_input(image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
     """Network input from ``image`` (N x 3 x H x W, [0, 1]) and ``trimap`` (N x 1 x H x W, 0/0.5/1).
 
@@ -173,7 +181,7 @@ def predict_alpha(
     ramp: int = DEFAULT_RAMP,
     device: str | torch.device | None = None,
     scale: float = 1.0,
-    norm_stats: str = "running",
+    norm_stats: str | None = None,
 ) -> np.ndarray:
     """Alpha of ``image`` (H x W x 3, [0, 1]) under ``trimap`` (0 / 0.5 / 1) from a mattor network.
 
@@ -183,9 +191,12 @@ def predict_alpha(
     tiles. With ``scale`` < 1 the network sees a copy shrunk by that factor (image by area,
     trimap by nearest neighbour) and its alpha is resized back bilinearly: a network trained
     on smaller objects than the photo's, or a faster preview. ``norm_stats`` is "running" (the
-    batch-norm statistics of training) or "image" (the image's own; see the module docstring).
+    batch-norm statistics of training) or "image" (the image's own; see the module docstring);
+    None takes the model's own choice, :func:`model_norm_stats`.
     Known trimap regions are restored in the result (H x W float64).
     """
+    if norm_stats is None:
+        norm_stats = model_norm_stats(model)
     if norm_stats not in NORM_STATS:
         raise InputError(f"norm_stats must be one of {', '.join(NORM_STATS)}, not {norm_stats!r}")
     height, width = trimap.shape

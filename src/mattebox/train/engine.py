@@ -366,7 +366,8 @@ def export_weights(checkpoint_path: str | Path, out_path: str | Path) -> Path:
     config = from_dict(state["config"], where=str(checkpoint_path))
     model = models.build_model(config.model_name, **config.model_options)
     model.load_state_dict(state["model_state"])
-    meta = {"step": state["step"], "config_name": config.name, "best": _plain_best(state.get("best"))}
+    meta = {"step": state["step"], "config_name": config.name, "best": _plain_best(state.get("best")),
+            "norm_stats": config.eval.norm_stats}  # the statistics it was evaluated (and picked) with
     return models.save_weights(out_path, config.model_name, config.model_options, model, meta)
 
 

@@ -76,7 +76,7 @@ def estimate_alpha_dim(
     ramp: int = DEFAULT_RAMP,
     device: str = "cpu",
     scale: float = 1.0,
-    norm_stats: str = "running",
+    norm_stats: str | None = None,
 ) -> np.ndarray:
     """Alpha of ``image`` under ``trimap`` from the trained DIM network.
 
@@ -86,9 +86,9 @@ def estimate_alpha_dim(
     on 640-pixel composites seen shrunk by 0.44-1, and on 800-pixel photos it does better at
     0.5 than at full size (BENCHMARKS.md); the default stays 1. ``norm_stats="image"``
     (``-O norm_stats=image``) normalises by the image's own batch-norm statistics instead of
-    those gathered on the training composites (:mod:`mattebox.models.base`): on the
-    alphamatting-dev photos a lower mean SAD, on the synthetic test set a higher one
-    (BENCHMARKS.md); the default stays "running".
+    those gathered on the training composites (:mod:`mattebox.models.base`), ``"running"``
+    by those; the default (None) is what the weights file names, "running" for files that
+    name none. A model trained with ``[objective] norm_per_sample`` is exported with "image".
     """
     if not np.any(trimap == 0.5):
         return trimap.astype(np.float64, copy=True)
