@@ -2,8 +2,9 @@
 
 :mod:`.network` holds the network, :mod:`.training` its staged objective. The shipped
 weights (``mattebox/weights/dim_small.pt``) are the small CPU configuration trained with
-``configs/dim_small.toml`` and then fine-tuned with the known-colour hints (ours) by
-``configs/dim_small_ft_photo_hints_skip.toml``; they load lazily on first use.
+``configs/dim_small.toml`` and then fine-tuned with the known-colour hints and per-sample
+batch norm (both ours) by ``configs/dim_small_ft_sample_norm.toml``; they predict with each
+image's own batch-norm statistics unless told otherwise and load lazily on first use.
 """
 
 from __future__ import annotations
