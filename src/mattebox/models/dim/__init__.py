@@ -32,7 +32,7 @@ def build_model(**options):
 
 def build_objective(model, **options):
     """The staged DIM objective (options: coarse_steps, refine_steps, alpha_weight, pure_weight,
-    hint_gate_lr_factor)."""
+    hint_gate_lr_factor, norm_per_sample)."""
     from .training import DIMObjective
 
     return DIMObjective(model, **options)
