@@ -83,9 +83,10 @@ def estimate_alpha_dim(
 
     Images with a side over ``tile_size`` pixels run in overlapping tiles
     (:func:`mattebox.models.base.predict_alpha`); known trimap regions are kept. ``scale`` < 1
-    runs the network on a shrunk copy (``-O scale=0.5``): the shipped small model was trained
-    on 640-pixel composites seen shrunk by 0.44-1, and on 800-pixel photos it does better at
-    0.5 than at full size (BENCHMARKS.md); the default stays 1. ``norm_stats="image"``
+    runs the network on a shrunk copy (``-O scale=0.5``): the small models were trained on
+    640- and 960-pixel composites seen shrunk by 0.44-1; on the 800-pixel dev photos the
+    shipped one does better at 0.5 on the large trimaps and worse on the small ones
+    (BENCHMARKS.md); the default stays 1. ``norm_stats="image"``
     (``-O norm_stats=image``) normalises by the image's own batch-norm statistics instead of
     those gathered on the training composites (:mod:`mattebox.models.base`), ``"running"``
     by those; the default (None) is what the weights file names, "running" for files that
