@@ -65,14 +65,6 @@ DEFAULT_RAMP = 64
 NORM_STATS = ("running", "image")
 
 
-def model_norm_stats(model: nn.Module) -> str:
-    """The batch-norm statistics ``model`` predicts with unless told otherwise: its
-    ``norm_stats`` attribute, which :func:`mattebox.models.load_weights` sets from the weights
-    file (a model trained to normalise by each image's own statistics records "image"), and
-    "running" for a model without one."""
-    return str(getattr(model, "norm_stats", "running"))
-
-
 def normalise_input(image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
     """Network input from ``image`` (N x 3 x H x W, [0, 1]) and ``trimap`` (N x 1 x H x W, 0/0.5/1).
 
@@ -192,11 +184,12 @@ def predict_alpha(
     trimap by nearest neighbour) and its alpha is resized back bilinearly: a network trained
     on smaller objects than the photo's, or a faster preview. ``norm_stats`` is "running" (the
     batch-norm statistics of training) or "image" (the image's own; see the module docstring);
-    None takes the model's own choice, :func:`model_norm_stats`.
+    None takes the model's own choice: its ``norm_stats`` attribute, which
+    :func:`mattebox.models.load_weights` sets from the weights file, else "running".
     Known trimap regions are restored in the result (H x W float64).
     """
     if norm_stats is None:
-        norm_stats = model_norm_stats(model)
+        norm_stats = getattr(model, "norm_stats", "running")
     if norm_stats not in NORM_STATS:
         raise InputError(f"norm_stats must be one of {', '.join(NORM_STATS)}, not {norm_stats!r}")
     height, width = trimap.shape
