@@ -11,11 +11,13 @@ Usage::
 
     python benchmarks/dim_vs_cf.py [--weights PATH] [--synthetic-dir runs/synthetic_test]
         [--synthetic-count 20] [--methods dim,cf] [--dim-scales 1,0.5]
-        [--norm-stats weights,running,image] [--json out.json]
+        [--norm-stats weights,running,image] [--dim-refine none,laplacian] [--json out.json]
 
 ``--methods`` takes registered methods and ``hints``: the alpha the known-colour hints imply
 alone (:func:`mattebox.models.colour_hints.hint_alpha`), what a DIM with ``colour_hints`` is
-told before it learns anything.
+told before it learns anything; ``hints+laplacian`` refines that alpha as ``--dim-refine
+laplacian`` refines the network's (:mod:`mattebox.solvers.prior_refine`), the control for
+what the network adds once refined.
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ def score(method: str, cases, options: dict) -> dict[str, dict[str, float]]:
         from mattebox.models.colour_hints import hint_alpha
 
         fn = lambda image, trimap, **_: hint_alpha(image, trimap)  # noqa: E731
+    elif method == "hints+laplacian":
+        from mattebox.models.colour_hints import hint_alpha
+        from mattebox.solvers.prior_refine import refine_alpha_laplacian
+
+        fn = lambda image, trimap, **_: refine_alpha_laplacian(  # noqa: E731
+            image, trimap, hint_alpha(image, trimap))
     else:
         fn = get_method(method).fn
     groups: dict[str, list[dict]] = {}
@@ -88,6 +96,10 @@ def main(argv=None) -> int:
                         help="comma list of DIM batch-norm statistics: weights (what the weights "
                              "file names, the default of estimate_alpha_dim), running (training's) "
                              "and/or image (the image's own)")
+    parser.add_argument("--dim-refine", default="none",
+                        help="comma list of DIM refinements: none (the network alone) and/or "
+                             "laplacian (refined by the matting Laplacian, estimate_alpha_dim's "
+                             "refine=)")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     sets = {}
@@ -107,10 +119,14 @@ def main(argv=None) -> int:
             continue
         for stats in args.norm_stats.split(","):
             for scale in (float(v) for v in args.dim_scales.split(",")):
-                options = {"scale": scale, "norm_stats": None if stats == "weights" else stats,
-                           **({"weights": args.weights} if args.weights else {})}
-                label = ("dim" if scale == 1.0 else f"dim@{scale:g}") + ("" if stats == "weights" else f"/{stats}")
-                runs.append((label, method, options))
+                for refine in args.dim_refine.split(","):
+                    options = {"scale": scale, "norm_stats": None if stats == "weights" else stats,
+                               "refine": refine,
+                               **({"weights": args.weights} if args.weights else {})}
+                    label = (("dim" if scale == 1.0 else f"dim@{scale:g}")
+                             + ("" if stats == "weights" else f"/{stats}")
+                             + ("" if refine == "none" else f"+{refine}"))
+                    runs.append((label, method, options))
     for label, method, options in runs:
         for set_name, cases in sets.items():
             for trimap, means in score(method, cases, options).items():

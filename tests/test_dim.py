@@ -163,6 +163,11 @@ def test_method_runs_with_given_weights(tmp_path):
     pred = dim.estimate_alpha_dim(image, trimap, weights=path)
     assert pred.shape == alpha.shape and pred.dtype == np.float64
     assert np.all(pred[trimap == 1] == 1) and np.all(pred[trimap == 0] == 0)
+    refined = dim.estimate_alpha_dim(image, trimap, weights=path, refine="laplacian")
+    assert refined.shape == alpha.shape and not np.array_equal(refined, pred)
+    assert np.all(refined[trimap == 1] == 1) and np.all(refined[trimap == 0] == 0)
+    with pytest.raises(InputError, match="refine must be one of none, laplacian"):
+        dim.estimate_alpha_dim(image, trimap, weights=path, refine="crf")
 
 
 def test_shipped_weights_beat_a_flat_guess():

@@ -56,6 +56,18 @@ def solve_system(matrix, rhs: np.ndarray, unknown: np.ndarray, trimap: np.ndarra
     return fill_unknowns(trimap, unknown, solution)
 
 
+def reduce_laplacian(laplacian, trimap: np.ndarray):
+    """``(matrix, rhs, unknown)`` of L_UU a_U = -L_UK a_K: the rows and columns of ``laplacian``
+    at the unknown pixels of ``trimap`` (flat indices ``unknown``), the known ones moved right."""
+    import scipy.sparse
+
+    flat = trimap.ravel().astype(np.float64)
+    unknown = np.flatnonzero(flat == UNKNOWN)
+    known = np.flatnonzero(flat != UNKNOWN)
+    rows = scipy.sparse.csr_matrix(laplacian)[unknown]
+    return rows[:, unknown], -(rows[:, known] @ flat[known]), unknown
+
+
 def solve_for_unknowns(laplacian, trimap: np.ndarray, *, ridge: float = 1e-10,
                        linear_solver: str = "auto", tol: float = SOLVER_TOL,
                        x0: np.ndarray | None = None) -> np.ndarray:
@@ -65,16 +77,25 @@ def solve_for_unknowns(laplacian, trimap: np.ndarray, *, ridge: float = 1e-10,
     soft constraint), a system over the unknown pixels only. A tiny ridge keeps it definite
     when an unknown pixel sits in no window (images a few pixels wide).
     """
-    import scipy.sparse
-
-    flat = trimap.ravel().astype(np.float64)
-    unknown = np.flatnonzero(flat == UNKNOWN)
-    known = np.flatnonzero(flat != UNKNOWN)
-    rows = scipy.sparse.csr_matrix(laplacian)[unknown]
-    system = rows[:, unknown]
-    rhs = -(rows[:, known] @ flat[known])
+    system, rhs, unknown = reduce_laplacian(laplacian, trimap)
     return solve_system(system, rhs, unknown, trimap, ridge=ridge, linear_solver=linear_solver,
                         tol=tol, x0=x0)
+
+
+def _reduced_window_system(image: np.ndarray, trimap: np.ndarray, *, kind: str, radius: int,
+                           epsilon: float):
+    """``(matrix, rhs, unknown, image_or_none)`` of L_UU a_U = -L_UK a_K for a window Laplacian.
+
+    An image too small for one window gets the 4-neighbour graph Laplacian instead (and None
+    for the image, which keeps the multigrid out of it).
+    """
+    from .laplacian import fits_window, grid_laplacian, unknown_system
+
+    if fits_window(trimap.shape, radius):
+        matrix, rhs, unknown = unknown_system(image, trimap, kind=kind, radius=radius,
+                                              epsilon=epsilon)
+        return matrix, rhs, unknown, image
+    return (*reduce_laplacian(grid_laplacian(trimap.shape), trimap), None)
 
 
 def solve_window_method(image: np.ndarray, trimap: np.ndarray, *, kind: str, radius: int,
@@ -88,17 +109,38 @@ def solve_window_method(image: np.ndarray, trimap: np.ndarray, *, kind: str, rad
     ``pull_to_half`` = mu > 0 adds mu (a - 1/2)^2 per unknown pixel to the energy: the system
     becomes (L_UU + mu I) a_U = -L_UK a_K + mu / 2.
     """
-    from .laplacian import fits_window, grid_laplacian, unknown_system
-
     done = trivial_alpha(trimap)
     if done is not None:
         return done
-    if not fits_window(trimap.shape, radius):
-        return solve_for_unknowns(grid_laplacian(trimap.shape), trimap,
-                                  linear_solver=linear_solver, tol=tol)
-    matrix, rhs, unknown = unknown_system(image, trimap, kind=kind, radius=radius, epsilon=epsilon)
-    if pull_to_half > 0.0:
+    matrix, rhs, unknown, image = _reduced_window_system(image, trimap, kind=kind, radius=radius,
+                                                         epsilon=epsilon)
+    if pull_to_half > 0.0 and image is not None:  # the harmonic fallback takes no pull
         return solve_system(matrix, rhs + 0.5 * pull_to_half, unknown, trimap, ridge=pull_to_half,
                             linear_solver=linear_solver, tol=tol, image=image)
     return solve_system(matrix, rhs, unknown, trimap, linear_solver=linear_solver, tol=tol,
                         image=image)
+
+
+def solve_window_with_prior(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray,
+                            weight: np.ndarray, *, kind: str = "cf", radius: int = 1,
+                            epsilon: float = 1e-7, linear_solver: str = "auto",
+                            tol: float = SOLVER_TOL) -> np.ndarray:
+    """argmin a^T L a + sum_i w_i (a_i - p_i)^2 over the unknown pixels, known pixels fixed.
+
+    ``prior`` p and ``weight`` w are H x W arrays (only their unknown pixels are read; w >= 0).
+    The optimum solves (L_UU + diag(w_U)) a_U = -L_UK a_K + w_U p_U, the data term of
+    Rhemann et al. (2008) and Gastal and Oliveira (2010, Sec. 5); with w = 0 it is
+    :func:`solve_window_method`'s matte.
+    """
+    import scipy.sparse
+
+    done = trivial_alpha(trimap)
+    if done is not None:
+        return done
+    matrix, rhs, unknown, image = _reduced_window_system(image, trimap, kind=kind, radius=radius,
+                                                         epsilon=epsilon)
+    w = np.asarray(weight, dtype=np.float64).ravel()[unknown]
+    p = np.asarray(prior, dtype=np.float64).ravel()[unknown]
+    matrix = (scipy.sparse.csr_matrix(matrix) + scipy.sparse.diags(w, format="csr")).tocsr()
+    return solve_system(matrix, rhs + w * p, unknown, trimap, linear_solver=linear_solver,
+                        tol=tol, image=image)

@@ -47,9 +47,7 @@ import numpy as np
 from numba import njit
 
 from ..registry import register_method
-from ._common import UNKNOWN, trivial_alpha
-from .laplacian import matting_laplacian
-from .linear import solve_spd
+from ._common import UNKNOWN, solve_window_with_prior, trivial_alpha
 
 #: Gastal and Oliveira's confidence falloff (f = exp(-10 eps_c), colours in [0, 1]).
 CONFIDENCE_FALLOFF = 10.0
@@ -215,20 +213,8 @@ def smooth_alpha(image: np.ndarray, trimap: np.ndarray, estimate: np.ndarray,
                  confidence: np.ndarray, *, gamma: float = 3e-4, radius: int = 1,
                  epsilon: float = 1e-7) -> np.ndarray:
     """argmin a^T L a + gamma (a - estimate)^T diag(confidence) (a - estimate), known fixed."""
-    import scipy.sparse
-
-    flat = trimap.ravel()
-    unknown_mask = trimap == UNKNOWN
-    unknown = np.flatnonzero(unknown_mask)
-    known = np.flatnonzero(~unknown_mask.ravel())
-    laplacian = matting_laplacian(image, unknown_mask, radius=radius, epsilon=epsilon)
-    rows = laplacian[unknown]
-    weight = gamma * confidence.ravel()[unknown] + 1e-10
-    system = rows[:, unknown] + scipy.sparse.diags(weight)
-    rhs = weight * estimate.ravel()[unknown] - rows[:, known] @ flat[known]
-    alpha = flat.astype(np.float64, copy=True)
-    alpha[unknown] = np.clip(solve_spd(system.tocsr(), rhs), 0.0, 1.0)
-    return alpha.reshape(trimap.shape)
+    return solve_window_with_prior(image, trimap, estimate, gamma * confidence, radius=radius,
+                                   epsilon=epsilon)
 
 
 @register_method(
