@@ -77,11 +77,13 @@ def worker(method: str, problem: Path) -> None:
 
     arrays = np.load(problem)
     image, alpha, trimap = arrays["image"], arrays["alpha"], arrays["trimap"]
-    fn = get_method(method).fn
+    name, *pairs = method.split(":")
+    options = dict(pair.split("=", 1) for pair in pairs)  # e.g. dim:refine=laplacian
+    fn = get_method(name).fn
     warm_up([fn])  # compile every path first (benchmarks/warm_up.py)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    estimate = fn(image, trimap)
+    estimate = fn(image, trimap, **options)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(json.dumps({"method": method, "seconds": seconds, "peak_gib": peak / 2**20,
@@ -91,7 +93,8 @@ def worker(method: str, problem: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="4k,8k")
-    parser.add_argument("--methods", default="cf,knn,lbdm", help="methods run at 4K")
+    parser.add_argument("--methods", default="cf,knn,lbdm",
+                        help="methods run at 4K; NAME:KEY=VALUE passes a string option")
     parser.add_argument("--only-8k", default="cf", help="methods run at 8K")
     parser.add_argument("--unknown", type=float, default=0.15, help="fraction of unknown pixels")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)

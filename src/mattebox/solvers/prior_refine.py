@@ -13,6 +13,8 @@ Defaults (ours): gamma = 3e-3 and power = 4, the lowest mean SAD of the small DI
 mattes on the synthetic composites over each test foreground's second background (names
 ``*_1``, not the ``*_0`` ones the DIM benchmark reports) over gamma in {1e-4, 3e-4, 1e-3,
 3e-3, 1e-2} and power in {0, 1, 2, 4}. The alphamatting photos played no part in the choice.
+The balance of the two terms depends on the image's scale and sharpness: on a 4K upscale of a
+dev photo the refined matte was worse than the prior (BENCHMARKS.md).
 """
 
 from __future__ import annotations

@@ -100,8 +100,8 @@ def estimate_alpha_dim(
     network's matte through :func:`mattebox.solvers.prior_refine.refine_alpha_laplacian`: the
     matting Laplacian keeps the network's sure pixels and fills in the unsure ones from the
     image's colour lines. On the alphamatting-dev photos the shipped model's SAD falls by
-    about half and ends below closed-form's (BENCHMARKS.md); the default ("none") is the
-    network alone, as in the paper.
+    about half and ends below closed-form's; on a blurred 4K upscale it rose (BENCHMARKS.md).
+    The default ("none") is the network alone, as in the paper.
     """
     if refine not in REFINEMENTS:
         raise InputError(f"refine must be one of {', '.join(REFINEMENTS)}, not {refine!r}")
