@@ -66,6 +66,17 @@ def test_bad_priors_say_what_is_wrong():
         refine_alpha_laplacian(image, trimap, alpha[:-1])
     with pytest.raises(InputError, match="divide by 255"):
         refine_alpha_laplacian(image, trimap, alpha * 255)
+    with pytest.raises(InputError, match="NaN"):
+        refine_alpha_laplacian(image, trimap, np.where(trimap == 0.5, np.nan, alpha))
+    with pytest.raises(InputError, match="the trimap is 32x23"):
+        refine_alpha_laplacian(image, trimap[:-1], alpha)
+
+
+def test_trimaps_on_the_0_255_scale_are_read_as_such():
+    image, alpha, _, _, trimap = make_composite(24, 32)
+    as_bytes = np.round(trimap * 255).astype(np.uint8)  # 0 / 128 / 255
+    assert np.array_equal(refine_alpha_laplacian(image, as_bytes, alpha),
+                          refine_alpha_laplacian(image, trimap, alpha))
 
 
 def test_nothing_unknown_returns_the_trimap():

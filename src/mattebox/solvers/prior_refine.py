@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ..checks import as_alpha, check_same_size
+from ..checks import as_alpha, as_image, as_trimap, check_same_size
 from ..errors import InputError
 from ._common import solve_window_with_prior
 
@@ -70,7 +70,10 @@ def refine_alpha_laplacian(
     """
     gamma = _check_number(gamma, "gamma", DEFAULT_GAMMA)
     power = _check_number(power, "power", DEFAULT_POWER)
+    image = as_image(image)
+    trimap = as_trimap(trimap)
     prior = as_alpha(prior, "prior alpha")
-    check_same_size(trimap, prior, "trimap", "prior alpha")
+    check_same_size(image, trimap, "the image", "the trimap")
+    check_same_size(image, prior, "the image", "the prior alpha")
     weight = gamma * np.abs(2.0 * prior - 1.0) ** power
     return solve_window_with_prior(image, trimap, prior, weight, radius=radius, epsilon=epsilon)
