@@ -102,6 +102,15 @@ def as_trimap(trimap: object, what: str = "trimap") -> np.ndarray:
     return out
 
 
+def non_negative_number(value: object, name: str, note: str = "") -> float:
+    """``value`` as a float, or an :class:`InputError` naming ``name`` if it is not a finite
+    number >= 0 (``note``, e.g. " (default 1e-6)", goes into the message)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
+            or not np.isfinite(value) or value < 0):
+        raise InputError(f"{name} must be a finite number >= 0{note}, not {value!r}")
+    return float(value)
+
+
 def check_same_size(reference: np.ndarray, other: np.ndarray, ref_what: str, what: str) -> None:
     """Raise if ``other`` does not have the height and width of ``reference``."""
     if reference.shape[:2] != other.shape[:2]:

@@ -18,11 +18,9 @@ known one; on alphamatting-dev it lowers the mean SAD by 0.8% / 1.0% on the two 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ..errors import InputError
+from ..checks import non_negative_number
 from ..registry import register_method
 from ._common import SOLVER_TOL, solve_window_method
 from .laplacian import window_laplacian
@@ -72,10 +70,8 @@ def estimate_alpha_lbdm(
     >>> bool(alpha[:, :4].max() < 0.05 and alpha[:, 4:].min() > 0.95)
     True
     """
-    if (isinstance(pull_to_half, bool) or not isinstance(pull_to_half, (int, float, np.number))
-            or not math.isfinite(pull_to_half) or pull_to_half < 0):
-        raise InputError(f"pull_to_half must be a finite number >= 0 (default 1e-6, 0 to turn it "
-                         f"off), not {pull_to_half!r}")
+    pull_to_half = non_negative_number(pull_to_half, "pull_to_half",
+                                       " (default 1e-6, 0 to turn it off)")
     return solve_window_method(image, trimap, kind="lbdm", radius=radius, epsilon=regulariser,
                                linear_solver=linear_solver, tol=tol,
-                               pull_to_half=float(pull_to_half))
+                               pull_to_half=pull_to_half)

@@ -19,26 +19,15 @@ dev photo the refined matte was worse than the prior (BENCHMARKS.md).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ..checks import as_alpha, as_image, as_trimap, check_same_size
-from ..errors import InputError
+from ..checks import as_alpha, as_image, as_trimap, check_same_size, non_negative_number
 from ._common import solve_window_with_prior
 
 #: Weight of the data term against the Laplacian (see the module docstring for the choice).
 DEFAULT_GAMMA = 3e-3
 #: Exponent of the prior's confidence |2 p - 1|.
 DEFAULT_POWER = 4.0
-
-
-def _check_number(value: object, name: str, default: float) -> float:
-    if (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
-            or not math.isfinite(value) or value < 0):
-        raise InputError(f"{name} must be a finite number >= 0 (default {default:g}), "
-                         f"not {value!r}")
-    return float(value)
 
 
 def refine_alpha_laplacian(
@@ -68,8 +57,8 @@ def refine_alpha_laplacian(
     >>> bool(alpha[:, :4].max() < 0.05 and alpha[:, 4:].min() > 0.95)
     True
     """
-    gamma = _check_number(gamma, "gamma", DEFAULT_GAMMA)
-    power = _check_number(power, "power", DEFAULT_POWER)
+    gamma = non_negative_number(gamma, "gamma", f" (default {DEFAULT_GAMMA:g})")
+    power = non_negative_number(power, "power", f" (default {DEFAULT_POWER:g})")
     image = as_image(image)
     trimap = as_trimap(trimap)
     prior = as_alpha(prior, "prior alpha")
