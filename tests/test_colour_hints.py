@@ -142,3 +142,46 @@ def test_tiled_inference_gives_every_tile_the_whole_images_hints():
     assert torch.allclose(last, whole[:, :, :, -last.shape[-1]:], atol=1e-6)
     assert float(last[:, 0:3].mean()) > 0.3  # the far foreground's yellow, not black
     assert bool((trimap[:, -last.shape[-1]:] != 1.0).all())
+
+
+def test_sampling_hints_are_shared_mattings_pair_and_alpha():
+    """hint_source = "sm": the seven channels are shared matting's F, B and alpha, image by
+    image; a crop without foreground (or background) falls back to the push-pull hints."""
+    from mattebox.models.colour_hints import sampling_hints
+    from mattebox.solvers.shared_sampling import estimate_alpha_sm
+
+    rng = np.random.default_rng(3)
+    height, width = 40, 56
+    image = torch.from_numpy(rng.random((2, 3, height, width)).astype(np.float32))
+    trimap = torch.full((2, 1, height, width), 0.5)
+    trimap[0, :, :10] = 0.0
+    trimap[0, :, -10:] = 1.0
+    trimap[1, :, :10] = 0.0  # no foreground in the second image
+    hints = sampling_hints(image, trimap)
+    assert hints.shape == (2, HINT_CHANNELS, height, width)
+    rgb = image[0].numpy().transpose(1, 2, 0).astype(np.float64)
+    alpha, fg, bg = estimate_alpha_sm(rgb, trimap[0, 0].numpy().astype(np.float64),
+                                      return_foreground_background=True)
+    assert np.allclose(hints[0, 6].numpy(), alpha, atol=1e-6)
+    assert np.allclose(hints[0, 0:3].numpy(), fg.transpose(2, 0, 1), atol=1e-6)
+    assert np.allclose(hints[0, 3:6].numpy(), bg.transpose(2, 0, 1), atol=1e-6)
+    assert torch.allclose(hints[1:], known_colour_hints(image[1:], trimap[1:]))
+
+
+def test_dim_takes_its_hints_from_the_named_source():
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="hint_source"):
+        DIMNet(**TINY, colour_hints=True, hint_source="nearest")
+    pushpull = DIMNet(**TINY, colour_hints=True).eval()
+    sampled = DIMNet(**TINY, colour_hints=True, hint_source="sm").eval()
+    sampled.load_state_dict(pushpull.state_dict())  # same weights, other inputs
+    rng = np.random.default_rng(4)
+    image = torch.from_numpy(rng.random((1, 3, 64, 64)).astype(np.float32))
+    trimap = torch.full((1, 1, 64, 64), 0.5)
+    trimap[..., :16, :] = 0.0
+    trimap[..., -16:, :] = 1.0
+    from mattebox.models.colour_hints import sampling_hints
+
+    assert torch.equal(sampled.whole_image_inputs(image, trimap), sampling_hints(image, trimap))
+    with torch.no_grad():
+        assert not torch.allclose(pushpull(image, trimap)["alpha"], sampled(image, trimap)["alpha"])

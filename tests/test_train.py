@@ -275,3 +275,23 @@ def test_evaluation_scores_a_folder(tmp_path):
     # with each image's own batch-norm statistics the same weights score differently
     trainer.config.eval.norm_stats = "image"
     assert trainer.evaluate()["dev"]["sad"] != pytest.approx(results["sad"], rel=1e-6)
+
+
+def test_init_may_switch_the_hint_source_and_nothing_else(tmp_path):
+    """Weights trained with push-pull hints start a model with shared-matting hints (same
+    shapes, other inputs); any other change of options is still refused."""
+    from mattebox.models import save_weights
+    from mattebox.train.engine import Trainer
+
+    first = Trainer(toy_config(model={"colour_hints": True}), tmp_path / "a", stop_at=1, progress=False)
+    first.run()
+    weights = save_weights(tmp_path / "w.pt", "dim", first.config.model_options, first.model)
+    logs: list[str] = []
+    switched = Trainer(toy_config(model={"colour_hints": True, "hint_source": "sm"}, train={"init": str(weights)}),
+                       tmp_path / "b", progress=False, log=logs.append)
+    assert any("hint_source = 'sm'" in line for line in logs)
+    for (name, p), q in zip(first.model.state_dict().items(), switched.model.state_dict().values()):
+        assert torch.equal(p, q), name
+    with pytest.raises(InputError, match="same model"):
+        Trainer(toy_config(model={"colour_hints": True, "hint_source": "sm", "refine_width": 8},
+                           train={"init": str(weights)}), tmp_path / "c", progress=False)

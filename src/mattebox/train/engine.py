@@ -72,6 +72,9 @@ class CsvLog:
 
 #: Model options that ``[train] init`` may turn on over weights trained without them.
 GROWABLE_OPTIONS = ("colour_hints", "hint_skip")
+#: Model options that ``[train] init`` may change: they change what inputs hold, not the
+#: weights' shapes (DIM's ``hint_source``).
+SWITCHABLE_OPTIONS = ("hint_source",)
 
 
 class Trainer:
@@ -123,6 +126,10 @@ class Trainer:
         the config turns on, the model's ``load_grown_state_dict`` adds them at zero."""
         payload = models.read_weights(path)
         stored, wanted = dict(payload["options"]), dict(self.config.model_options)
+        switched = [k for k in SWITCHABLE_OPTIONS if stored.get(k) != wanted.get(k)]
+        for key in switched:
+            stored.pop(key, None)
+            wanted.pop(key, None)
         grown = [k for k in GROWABLE_OPTIONS if wanted.get(k) and not stored.get(k)]
         if (payload["model"] == self.config.model_name and grown and hasattr(self.model, "load_grown_state_dict")
                 and {k: v for k, v in stored.items() if k not in grown}
@@ -138,7 +145,8 @@ class Trainer:
                 f"{self.config.model_options}; point init at weights of the same model"
             )
         self.model.load_state_dict(payload["state_dict"])
-        self.log(f"initialised the model from {path}")
+        changed = f" ({', '.join(f'{k} = {self.config.model_options.get(k)!r}' for k in switched)})" if switched else ""
+        self.log(f"initialised the model from {path}{changed}")
 
     def _resume(self) -> None:
         state = ckpt.load_checkpoint(self.out_dir / "last.pt")

@@ -26,6 +26,9 @@ Where we depart from the paper, and why:
   channels, the known-colour hints of :mod:`mattebox.models.colour_hints` (each pixel's nearby
   trimap foreground and background colours and the alpha they imply), computed from the image
   and trimap inside :meth:`DIMNet.forward`, so training and inference need nothing else.
+- ``hint_source`` (ours): where the hints come from, ``"pushpull"`` (the default, above) or
+  ``"sm"``, shared matting's F, B and alpha (:func:`~mattebox.models.colour_hints.sampling_hints`):
+  the same seven channels, so weights trained with one source can be fine-tuned with the other.
 - ``hint_skip`` (ours, needs ``colour_hints``): the coarse logits get ``g * logit(alpha^)``
   added, alpha^ the hints' alpha clipped to [0.02, 0.98] and g a learned scalar (1 in a new
   network, 0 in one grown from weights without it), so the network learns a correction to the
@@ -41,7 +44,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..base import IMAGENET_MEAN, IMAGENET_STD, Mattor, normalise_input
-from ..colour_hints import HINT_CHANNELS, known_colour_hints
+from ..colour_hints import HINT_CHANNELS, HINT_SOURCES, known_colour_hints, sampling_hints
 
 #: alpha^ is clipped to [HINT_CLIP, 1 - HINT_CLIP] before its logit (ours: logits within +-3.9).
 HINT_CLIP = 0.02
@@ -73,6 +76,7 @@ class DIMNet(Mattor):
     batch_norm : batch normalisation after the convolutions (see the module docstring).
     colour_hints : add the known-colour hint channels to the input (ours; see the module docstring).
     hint_skip : add the gated logit of the hints' alpha to the coarse logits (ours; needs colour_hints).
+    hint_source : "pushpull" or "sm", where the hints come from (ours; see the module docstring).
     """
 
     def __init__(
@@ -84,12 +88,16 @@ class DIMNet(Mattor):
         batch_norm: bool = True,
         colour_hints: bool = False,
         hint_skip: bool = False,
+        hint_source: str = "pushpull",
     ) -> None:
         super().__init__()
         if len(widths) != 5 or len(blocks) != 5:
             raise ValueError("DIM needs five encoder widths and five block depths")
         widths, blocks = [int(w) for w in widths], [int(b) for b in blocks]
         self.colour_hints = bool(colour_hints)
+        if hint_source not in HINT_SOURCES:
+            raise ValueError(f"hint_source must be one of {', '.join(HINT_SOURCES)}, not {hint_source!r}")
+        self.hint_source = hint_source
         if hint_skip and not self.colour_hints:
             raise ValueError("hint_skip needs colour_hints = true (the skip adds the hints' alpha)")
         self.hint_gate = nn.Parameter(torch.ones(())) if hint_skip else None
@@ -169,6 +177,8 @@ class DIMNet(Mattor):
                            out: torch.Tensor | None = None) -> torch.Tensor:
         """The hints of the whole image, computed once for tiled inference and written into
         ``out`` (:func:`mattebox.models.base.padded_network_inputs`)."""
+        if self.hint_source == "sm":
+            return sampling_hints(image, trimap, out=out)
         return known_colour_hints(image, trimap, out=out)
 
     def network_input(self, image: torch.Tensor, trimap: torch.Tensor,
