@@ -185,3 +185,25 @@ def test_dim_takes_its_hints_from_the_named_source():
     assert torch.equal(sampled.whole_image_inputs(image, trimap), sampling_hints(image, trimap))
     with torch.no_grad():
         assert not torch.allclose(pushpull(image, trimap)["alpha"], sampled(image, trimap)["alpha"])
+
+
+def test_start_from_hints_predicts_the_hints_alpha_until_trained():
+    from mattebox.models.dim.network import HINT_CLIP
+
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="hint_skip"):
+        DIMNet(**TINY, colour_hints=True).start_from_hints()
+    model = DIMNet(**TINY, colour_hints=True, hint_skip=True).eval()
+    image = torch.rand(1, 3, 64, 64)
+    trimap = torch.full((1, 1, 64, 64), 0.5)
+    trimap[..., :, :16] = 0.0
+    trimap[..., :, -16:] = 1.0
+    hint = known_colour_hints(image, trimap)[:, 6:].clamp(HINT_CLIP, 1 - HINT_CLIP)
+    with torch.no_grad():
+        model.raw_alpha.bias.fill_(1.0)  # a network with an opinion of its own
+        assert not torch.allclose(model(image, trimap)["alpha"], hint, atol=1e-3)
+        model.start_from_hints()
+        out = model(image, trimap)
+    assert torch.allclose(out["alpha"], hint, atol=1e-5)
+    assert torch.allclose(out["alpha_coarse"], hint, atol=1e-5)
+    assert model.hint_gate.item() == 1.0

@@ -295,3 +295,20 @@ def test_init_may_switch_the_hint_source_and_nothing_else(tmp_path):
     with pytest.raises(InputError, match="same model"):
         Trainer(toy_config(model={"colour_hints": True, "hint_source": "sm", "refine_width": 8},
                            train={"init": str(weights)}), tmp_path / "c", progress=False)
+
+
+def test_init_output_hints_silences_the_loaded_networks_own_output(tmp_path):
+    from mattebox.models import save_weights
+    from mattebox.train.engine import Trainer
+
+    options = {"colour_hints": True, "hint_skip": True}
+    first = Trainer(toy_config(model=options), tmp_path / "a", stop_at=1, progress=False)
+    first.run()
+    weights = save_weights(tmp_path / "w.pt", "dim", first.config.model_options, first.model)
+    assert first.model.raw_alpha.weight.abs().sum() > 0
+    started = Trainer(toy_config(model=options, train={"init": str(weights), "init_output": "hints"}),
+                      tmp_path / "b", progress=False)
+    assert started.model.raw_alpha.weight.abs().sum() == 0 and started.model.hint_gate.item() == 1.0
+    assert torch.equal(started.model.encoder[0][0][0].weight, first.model.encoder[0][0][0].weight)
+    with pytest.raises(InputError, match="init_output"):
+        toy_config(train={"init_output": "zero"})

@@ -78,6 +78,10 @@ class TrainConfig:
     #: Start from the network in this weights file (or training checkpoint) instead of a fresh
     #: initialisation; the optimiser, schedule and step start anew. Ignored on --resume.
     init: str = ""
+    #: After ``init``: "keep" the loaded network as it is, or "hints": silence its own output
+    #: so that it starts by predicting its hints' alpha (a model's ``start_from_hints``; DIM
+    #: with ``hint_skip``) and learns corrections to it.
+    init_output: str = "keep"
 
 
 @dataclass
@@ -190,6 +194,8 @@ def validate(config: Config, where: str = "config") -> None:
         raise InputError(f"[eval] best_on in {where} must be 'dev' or 'synthetic'")
     if config.eval.norm_stats not in ("running", "image"):
         raise InputError(f"[eval] norm_stats in {where} must be 'running' or 'image', not {config.eval.norm_stats!r}")
+    if config.train.init_output not in ("keep", "hints"):
+        raise InputError(f"[train] init_output in {where} must be 'keep' or 'hints', not {config.train.init_output!r}")
 
 
 def load_config(path: str | os.PathLike) -> Config:

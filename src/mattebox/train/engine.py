@@ -116,6 +116,9 @@ class Trainer:
             self._resume()
         elif config.train.init:
             self._init_from(config.train.init)
+            if config.train.init_output == "hints":
+                self.model.start_from_hints()
+                self.log("the network's own output silenced: it starts from its hints' alpha")
         self.network = distributed.wrap(self.model, self.process, self.objective.find_unused_parameters)
         self._eval_sets: dict[str, list[EvalImage]] | None = None
 

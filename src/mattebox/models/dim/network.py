@@ -168,6 +168,20 @@ class DIMNet(Mattor):
             state.setdefault("hint_gate", torch.zeros(()))
         self.load_state_dict(state)
 
+    @torch.no_grad()
+    def start_from_hints(self) -> None:
+        """Make the network predict its hints' alpha and nothing of its own: the raw alpha layer
+        and the refinement's last layer zeroed, the ``hint_skip`` gate set to 1. Training then
+        learns corrections to the hints (``[train] init_output = "hints"``; ours). The coarse
+        alpha starts as alpha^ clipped to [HINT_CLIP, 1 - HINT_CLIP]."""
+        if self.hint_gate is None:
+            raise ValueError("start_from_hints needs hint_skip = true (the gate carries the hints' alpha)")
+        for layer in (self.raw_alpha, *([self.refine[-1]] if self.refine_width > 0 else [])):
+            layer.weight.zero_()
+            if layer.bias is not None:
+                layer.bias.zero_()
+        self.hint_gate.fill_(1.0)
+
     @property
     def whole_image_channels(self) -> int:
         """Channels of :meth:`whole_image_inputs`: the hints' seven, or 0 without ``colour_hints``."""
