@@ -312,3 +312,8 @@ def test_init_output_hints_silences_the_loaded_networks_own_output(tmp_path):
     assert torch.equal(started.model.encoder[0][0][0].weight, first.model.encoder[0][0][0].weight)
     with pytest.raises(InputError, match="init_output"):
         toy_config(train={"init_output": "zero"})
+    plain = Trainer(toy_config(model={"colour_hints": True}), tmp_path / "p", progress=False)
+    no_gate = save_weights(tmp_path / "p.pt", "dim", plain.config.model_options, plain.model)
+    with pytest.raises(InputError, match="hint_skip"):
+        Trainer(toy_config(model={"colour_hints": True}, train={"init": str(no_gate), "init_output": "hints"}),
+                tmp_path / "c", progress=False)

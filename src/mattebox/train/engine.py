@@ -72,9 +72,9 @@ class CsvLog:
 
 #: Model options that ``[train] init`` may turn on over weights trained without them.
 GROWABLE_OPTIONS = ("colour_hints", "hint_skip")
-#: Model options that ``[train] init`` may change: they change what inputs hold, not the
-#: weights' shapes (DIM's ``hint_source``).
-SWITCHABLE_OPTIONS = ("hint_source",)
+#: Model options that ``[train] init`` may change, with the value a file that names none has:
+#: they change what the inputs hold, not the weights' shapes (DIM's ``hint_source``).
+SWITCHABLE_OPTIONS = {"hint_source": "pushpull"}
 
 
 class Trainer:
@@ -117,8 +117,7 @@ class Trainer:
         elif config.train.init:
             self._init_from(config.train.init)
             if config.train.init_output == "hints":
-                self.model.start_from_hints()
-                self.log("the network's own output silenced: it starts from its hints' alpha")
+                self._start_from_hints()
         self.network = distributed.wrap(self.model, self.process, self.objective.find_unused_parameters)
         self._eval_sets: dict[str, list[EvalImage]] | None = None
 
@@ -126,10 +125,12 @@ class Trainer:
 
     def _init_from(self, path: str) -> None:
         """Weights of ``path``; from a model without the options of :data:`GROWABLE_OPTIONS` that
-        the config turns on, the model's ``load_grown_state_dict`` adds them at zero."""
+        the config turns on, the model's ``load_grown_state_dict`` adds them at zero; those of
+        :data:`SWITCHABLE_OPTIONS` may differ."""
         payload = models.read_weights(path)
         stored, wanted = dict(payload["options"]), dict(self.config.model_options)
-        switched = [k for k in SWITCHABLE_OPTIONS if stored.get(k) != wanted.get(k)]
+        switched = [k for k, default in SWITCHABLE_OPTIONS.items()
+                    if stored.get(k, default) != wanted.get(k, default)]
         for key in switched:
             stored.pop(key, None)
             wanted.pop(key, None)
@@ -150,6 +151,18 @@ class Trainer:
         self.model.load_state_dict(payload["state_dict"])
         changed = f" ({', '.join(f'{k} = {self.config.model_options.get(k)!r}' for k in switched)})" if switched else ""
         self.log(f"initialised the model from {path}{changed}")
+
+    def _start_from_hints(self) -> None:
+        """``[train] init_output = "hints"``: the loaded network's own output silenced."""
+        start = getattr(self.model, "start_from_hints", None)
+        if start is None:
+            raise InputError(f"[train] init_output = 'hints' needs a model that takes hints; "
+                             f"{self.config.model_name!r} does not (use 'keep')")
+        try:
+            start()
+        except ValueError as exc:
+            raise InputError(f"[train] init_output = 'hints': {exc}") from None
+        self.log("the network's own output silenced: it starts from its hints' alpha")
 
     def _resume(self) -> None:
         state = ckpt.load_checkpoint(self.out_dir / "last.pt")
