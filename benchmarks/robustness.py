@@ -10,8 +10,8 @@ and foreground colours, compositing over a colour and writing ``alpha.png``, ``c
 - ``ok``: runs that finished with a valid result: every written file readable, alpha finite and
   in [0, 1], equal to the trimap on its known pixels, and the cut-out's alpha channel the
   matte's (to 8 bits);
-- seconds per run (mean and maximum; the first run of each method includes loading and
-  compilation, so a warm-up composite runs first);
+- seconds per run (mean and maximum), after the shared warm-up composites have taken every
+  method through its compiled paths and loaded its weights;
 - ``dev``: the mean absolute difference, over the unknown pixels, between the method's matte and
   the per-pixel median of all methods' mattes of the same photo and trimap. Not an error (the
   median is no ground truth); a method far from the others on one photo is worth a look, and
@@ -36,6 +36,7 @@ import numpy as np
 import mattebox
 from mattebox import io
 from mattebox.registry import get_method, list_methods
+from warm_up import warm_up
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting-test-nogt"
 
@@ -68,17 +69,6 @@ def check_outputs(folder: Path, alpha: np.ndarray, trimap: np.ndarray) -> str | 
         if composite.size != alpha.shape[::-1]:
             return "composite.png has the wrong size"
     return None
-
-
-def warm_up(methods: list[str]) -> None:
-    """One small composite per method, so compilation and weight loading are not timed."""
-    rng = np.random.default_rng(0)
-    image = rng.random((96, 128, 3))
-    trimap = np.full((96, 128), 0.5)
-    trimap[:, :40] = 0.0
-    trimap[:, -40:] = 1.0
-    for method in methods:
-        mattebox.matte(image, trimap, method=method, background="#00b140")
 
 
 def sheet(results: dict, names: list[str], methods: list[str], trimap_name: str, path: Path) -> None:
@@ -132,7 +122,9 @@ def main(argv=None) -> int:
     names = sorted(p.stem for p in (data / "image").glob("*.png"))
     if args.limit:
         names = names[: args.limit]
-    warm_up(methods)
+    # every compiled path of every method first (benchmarks/warm_up.py), through the same call
+    warm_up([lambda image, trimap, m=m: mattebox.matte(image, trimap, method=m, background="#00b140")
+             for m in methods])
 
     runs: dict[str, list[dict]] = {m: [] for m in methods}
     mattes: dict[tuple[str, str], dict[str, np.ndarray]] = {}

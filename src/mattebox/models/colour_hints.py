@@ -94,13 +94,13 @@ def sampling_hints(image: torch.Tensor, trimap: torch.Tensor, out: torch.Tensor 
     image whose trimap lacks foreground or background pixels, where sampling has no pair to
     choose, gets the push-pull hints instead. ``out`` as in :func:`known_colour_hints`.
     """
+    from ..checks import as_trimap
     from ..solvers.shared_sampling import estimate_alpha_sm
 
     if out is None:
         out = image.new_empty((image.shape[0], HINT_CHANNELS, *image.shape[-2:]))
     for i in range(image.shape[0]):
-        tri = trimap[i, 0].detach().cpu().numpy().astype(np.float64)
-        tri = np.where(tri >= 0.75, 1.0, np.where(tri <= 0.25, 0.0, 0.5))
+        tri = as_trimap(trimap[i, 0].detach().cpu().numpy().astype(np.float64))
         if not (np.any(tri == 1.0) and np.any(tri == 0.0)):
             known_colour_hints(image[i:i + 1], trimap[i:i + 1], out=out[i:i + 1])
             continue
