@@ -317,3 +317,14 @@ def test_init_output_hints_silences_the_loaded_networks_own_output(tmp_path):
     with pytest.raises(InputError, match="hint_skip"):
         Trainer(toy_config(model={"colour_hints": True}, train={"init": str(no_gate), "init_output": "hints"}),
                 tmp_path / "c", progress=False)
+
+
+def test_bad_model_options_end_in_a_config_error(tmp_path):
+    from mattebox.train.engine import Trainer
+
+    with pytest.raises(InputError, match=r"\[model\].*hint_source"):
+        Trainer(toy_config(model={"colour_hints": True, "hint_source": "nearest"}), tmp_path / "a", progress=False)
+    with pytest.raises(InputError, match=r"\[model\].*hint_skip needs colour_hints"):
+        Trainer(toy_config(model={"hint_skip": True}), tmp_path / "b", progress=False)
+    with pytest.raises(InputError, match=r"\[model\].*widht"):
+        Trainer(toy_config(model={"widht": 3}), tmp_path / "c", progress=False)

@@ -100,7 +100,11 @@ class Trainer:
         self.stop_at = self.max_steps if stop_at is None else min(stop_at, self.max_steps)
 
         seed_everything(config.seed)
-        self.model = models.build_model(config.model_name, **config.model_options).to(self.device)
+        try:
+            network = models.build_model(config.model_name, **config.model_options)
+        except (TypeError, ValueError) as exc:  # an unknown or inconsistent [model] option
+            raise InputError(f"[model] of config {config.name!r}: {exc}") from None
+        self.model = network.to(self.device)
         self.objective = models.build_objective(config.model_name, self.model, **config.objective)
         self.optimizer = schedules.build_optimizer(config.optim, self.objective.param_groups())
         self.scheduler = schedules.build_scheduler(self.optimizer, config.schedule, self.max_steps,
