@@ -79,7 +79,8 @@ def test_estimate_alpha_rejects_bad_method_options_before_running():
     with pytest.raises(InputError, match=r"unknown option\(s\) for 'global': tol; choose from"):
         mattebox.estimate_alpha(image, trimap, method="global", tol=1e-5)
     # Integers where the default is a float, and None where any value is allowed, pass.
-    alpha = mattebox.estimate_alpha(image, trimap, method="ifm", tol=1, use_known_to_unknown=None)
+    alpha = mattebox.estimate_alpha(image, trimap, method="ifm", cm_weight=1,
+                                    use_known_to_unknown=None)
     assert alpha.shape == trimap.shape
 
 

@@ -191,3 +191,37 @@ def test_help_lists_examples(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     assert "examples:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("method, option, match", [
+    ("sm", "rays=abc", "option rays of 'sm' must be a number"),
+    ("sm", "confidence_lambda=nan", "must be a finite number"),
+    ("sm", "smoothing_window=inf", "must be a finite number"),
+    ("cf", "epsilon=-1", "epsilon must be a finite number > 0"),
+    ("cf", "linear_solver='foo'", "linear_solver must be one of"),
+    ("knn", "n_neighbors=5", "n_neighbors and spatial_weights must be sequences"),
+    ("knn", "n_neighbors=(100000,10)", "is too many"),
+    ("ifm", "radius=-1", "radius must be a whole number >= 1"),
+    ("lbdm", "radius=0", "radius must be a whole number >= 1"),
+    ("global", "iterations=-1", "iterations must be a whole number >= 0"),
+    ("lkm", "tol=2", "tol must be a finite number > 0 and < 1"),
+])
+def test_bad_method_option_values_are_refused_before_the_solve(files, capsys, method, option, match):
+    assert_refused(["matte", files / "image.png", "-t", files / "trimap.png", "-m", method,
+                    "-O", option, "-o", files / "o"], capsys, match, files / "o")
+
+
+def test_bad_background_colour_is_refused_before_the_solve(files, capsys, monkeypatch):
+    import mattebox.api
+
+    def no_solve(*args, **kwargs):
+        raise AssertionError("the solver ran before the colour was checked")
+
+    monkeypatch.setattr(mattebox.api, "estimate_alpha", no_solve)
+    assert_refused(["matte", files / "image.png", "-t", files / "trimap.png", "-b", "#zzz",
+                    "-o", files / "o"], capsys, "is not a colour", files / "o")
+
+
+def test_colour_mask_is_named_as_a_mask(files, capsys):
+    code, _, err = run(["trimap", "--from-mask", files / "image.png", "-o", files / "t.png"], capsys)
+    assert code == 2 and "mask '" in err and "must be grey" in err, err

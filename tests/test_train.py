@@ -328,3 +328,20 @@ def test_bad_model_options_end_in_a_config_error(tmp_path):
         Trainer(toy_config(model={"hint_skip": True}), tmp_path / "b", progress=False)
     with pytest.raises(InputError, match=r"\[model\].*widht"):
         Trainer(toy_config(model={"widht": 3}), tmp_path / "c", progress=False)
+
+
+def test_config_file_and_value_kinds_end_in_config_errors(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    with pytest.raises(InputError, match="is not text"):
+        load_config(path)
+    with pytest.raises(InputError, match="is a folder"):
+        load_config(tmp_path)
+    for text, match in [('seed = "x"\n', "seed in .* must be a whole number"),
+                        ("model = 3\n", "model in .* must be a table"),
+                        ('[train]\nmax_steps = "x"\n', r"\[train\] max_steps must be a whole number"),
+                        ("[data]\ncrop_size = 320.5\n", r"\[data\] crop_size must be a whole number"),
+                        ("[policy]\nsize = 100\n", "active-matting policy config")]:
+        path.write_text(text)
+        with pytest.raises(InputError, match=match):
+            load_config(path)

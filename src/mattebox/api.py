@@ -144,7 +144,7 @@ def matte(
     ``background`` may also be a colour ``"#rrggbb"``. With ``output_dir`` the results are
     written there (see :meth:`MatteResult.save`); inputs are never overwritten.
     """
-    from .compose import composite as compose_over, estimate_foreground
+    from .compose import FOREGROUND_METHODS, composite as compose_over, estimate_foreground, parse_colour
 
     say = progress or (lambda message: None)
     spec = get_method(method)
@@ -156,11 +156,12 @@ def matte(
         trimap_array, path = _load(trimap, io.read_trimap, "trimap")
         inputs += [path] if path else []
     if mask is not None:
-        mask_array, path = _load(mask, io.read_alpha, "mask")
+        mask_array, path = _load(mask, lambda p: io.read_alpha(p, kind="mask"), "mask")
         inputs += [path] if path else []
     back = None
     if background is not None:
         if isinstance(background, str) and background.strip().startswith("#"):
+            parse_colour(background)  # a bad colour fails here, not after the solve
             back = background
         else:
             back, path = _load(background, io.read_image, "background")
@@ -177,6 +178,9 @@ def matte(
                         f"refusing to write {str(folder / name)!r}: it is one of the input files; "
                         "choose another output folder"
                     )
+    if foreground_method not in FOREGROUND_METHODS:
+        raise InputError(f"unknown foreground method {foreground_method!r}; choose one of "
+                         f"{', '.join(FOREGROUND_METHODS)}")
     seconds: dict[str, float] = {}
     say(f"estimating alpha with {spec.name} ({spec.summary or spec.name})")
     start = time.perf_counter()

@@ -80,7 +80,8 @@ def as_alpha(alpha: object, what: str = "alpha") -> np.ndarray:
     if array.ndim == 3 and array.shape[2] in (3, 4):
         rgb = array[:, :, :3]
         if not (np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2])):
-            raise InputError(f"{what} is a colour array; an alpha must be grey (one channel)")
+            raise InputError(f"{what} is a colour array; it must be grey (one channel, or RGB "
+                             f"with R == G == B)")
         array = rgb[:, :, 0]
     elif array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -109,6 +110,28 @@ def non_negative_number(value: object, name: str, note: str = "") -> float:
             or not np.isfinite(value) or value < 0):
         raise InputError(f"{name} must be a finite number >= 0{note}, not {value!r}")
     return float(value)
+
+
+def option_number(value: object, name: str, *, minimum: float | None = None,
+                  above: float | None = None, below: float | None = None,
+                  whole: bool = False) -> float | int:
+    """``value`` as a float (an int if ``whole``), or an :class:`InputError` naming ``name``
+    unless it is a finite number, whole if asked, ``>= minimum``, ``> above`` and ``< below``
+    (each bound only where given). For a solver's numeric options, checked before any work."""
+    number = (not isinstance(value, (bool, np.bool_))
+              and isinstance(value, (int, float, np.integer, np.floating))
+              and bool(np.isfinite(value)))
+    ok = number and (not whole or float(value) == int(value))
+    ok = ok and (minimum is None or value >= minimum) and (above is None or value > above)
+    ok = ok and (below is None or value < below)
+    if not ok:
+        kind = "a whole number" if whole else "a finite number"
+        bounds = [f">= {minimum:g}" if minimum is not None else "",
+                  f"> {above:g}" if above is not None else "",
+                  f"< {below:g}" if below is not None else ""]
+        wanted = " and ".join(b for b in bounds if b)
+        raise InputError(f"{name} must be {kind}{' ' + wanted if wanted else ''}, not {value!r}")
+    return int(value) if whole else float(value)
 
 
 def check_same_size(reference: np.ndarray, other: np.ndarray, ref_what: str, what: str) -> None:
@@ -149,7 +172,6 @@ def check_method_options(name: str, fn, options: dict) -> None:
     runs, instead of a TypeError deep inside it. Ranges are each method's own to check.
     """
     import inspect
-    import numbers
 
     parameters = inspect.signature(fn).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
@@ -160,11 +182,21 @@ def check_method_options(name: str, fn, options: dict) -> None:
         choices = ", ".join(sorted(keywords)) or "none"
         raise InputError(f"unknown option(s) for {name!r}: {', '.join(unknown)}; choose from "
                          f"{choices}")
+    defaults = {key: keywords[key].default for key in options if key in keywords}
+    check_option_types(name, options, defaults)
+
+
+def check_option_types(name: str, options: dict, defaults: dict) -> None:
+    """Raise unless each option whose default (in ``defaults``) is a bool is a bool, and each
+    whose default is a number is a finite number (or that same infinity): the command line hands over what it could not read
+    as a Python literal as a string, and this names it instead of a TypeError inside ``name``.
+    Options without a default here are not checked."""
+    import numbers
+
     for key, value in options.items():
-        parameter = keywords.get(key)
-        if parameter is None:
+        if key not in defaults:
             continue
-        default = parameter.default
+        default = defaults[key]
         if isinstance(default, bool):
             if not isinstance(value, (bool, np.bool_)):
                 raise InputError(f"option {key} of {name!r} must be True or False (default "
@@ -173,3 +205,7 @@ def check_method_options(name: str, fn, options: dict) -> None:
                 isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)):
             raise InputError(f"option {key} of {name!r} must be a number (default {default!r}), "
                              f"not {value!r}")
+        elif (isinstance(default, numbers.Real) and not np.isfinite(value)
+              and not (np.isinf(default) and value == default)):
+            raise InputError(f"option {key} of {name!r} must be a finite number (default "
+                             f"{default!r}), not {value!r}")

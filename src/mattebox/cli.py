@@ -58,7 +58,10 @@ def _parse_options(pairs: Sequence[str] | None) -> dict:
         try:
             options[key.strip()] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
-            options[key.strip()] = value
+            try:  # nan, inf: numbers that are no Python literals, for the method to judge
+                options[key.strip()] = float(value)
+            except ValueError:
+                options[key.strip()] = value
     return options
 
 
@@ -140,7 +143,7 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
     if args.from_alpha is not None:
         result = trimap.trimap_from_alpha(io.read_alpha(args.from_alpha), width=args.width)
     elif args.from_mask is not None:
-        result = trimap.trimap_from_mask(io.read_alpha(args.from_mask), width=args.width)
+        result = trimap.trimap_from_mask(io.read_alpha(args.from_mask, kind="mask"), width=args.width)
     else:
         box = tuple(int(v) for v in args.box.split(",")) if args.box else None
         if box is not None and len(box) != 4:

@@ -199,14 +199,14 @@ def read_image(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
     return checks.as_image(read_array(path, max_pixels=max_pixels), what=f"image {str(path)!r}")
 
 
-def read_alpha(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
+def read_alpha(path: PathLike, *, max_pixels: int | None = None, kind: str = "alpha") -> np.ndarray:
     """Read an alpha matte as H x W float64 in [0, 1].
 
     A grey file is read as is; an RGB file must have R == G == B; an RGBA file whose colour
     channels are constant (a cut-out mask saved as transparency) gives its alpha channel.
     """
     array = read_array(path, max_pixels=max_pixels)
-    what = f"alpha {str(path)!r}"
+    what = f"{kind} {str(path)!r}"  # kind: what the file is for, for messages
     if array.ndim == 3 and array.shape[2] == 4:
         rgb = array[:, :, :3]
         if np.ptp(rgb) == 0 or not np.allclose(rgb, rgb[:, :, :1]):

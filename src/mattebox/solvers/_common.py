@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import option_number
 from .linear import solve_colour_multigrid, solve_spd
 
 UNKNOWN = 0.5
@@ -13,6 +14,21 @@ UNKNOWN = 0.5
 # its unscaled system) to within 0.1 % per image; lbdm's differ on GT13, where pymatting stops
 # before the solution (BENCHMARKS.md, "Where the lbdm gap comes from").
 SOLVER_TOL = 1e-6
+
+
+LINEAR_SOLVERS = ("auto", "multigrid", "ichol", "cg", "direct")
+
+
+def check_linear_options(linear_solver: object, tol: object, *, multigrid: bool = True) -> float:
+    """InputError unless ``linear_solver`` names a solver of :mod:`.linear` (``multigrid``:
+    whether the method can use the colour-line multigrid) and ``tol`` lies in (0, 1); the
+    tolerance as a float."""
+    from ..errors import InputError
+
+    names = LINEAR_SOLVERS if multigrid else tuple(n for n in LINEAR_SOLVERS if n != "multigrid")
+    if linear_solver not in names:
+        raise InputError(f"linear_solver must be one of {', '.join(names)}, not {linear_solver!r}")
+    return option_number(tol, "tol", above=0.0, below=1.0)
 
 
 def trivial_alpha(trimap: np.ndarray) -> np.ndarray | None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import option_number
 from ..registry import register_method
-from ._common import SOLVER_TOL, solve_window_method
+from ._common import SOLVER_TOL, check_linear_options, solve_window_method
 
 
 @register_method(
@@ -54,5 +55,8 @@ def estimate_alpha_cf(
     >>> bool(alpha[:, :4].max() < 0.05 and alpha[:, 4:].min() > 0.95)
     True
     """
+    tol = check_linear_options(linear_solver, tol)
+    radius = option_number(radius, "radius", minimum=1, whole=True)
+    epsilon = option_number(epsilon, "epsilon", above=0.0)
     return solve_window_method(image, trimap, kind="cf", radius=radius, epsilon=epsilon,
                                linear_solver=linear_solver, tol=tol)

@@ -252,6 +252,15 @@ def estimate_alpha_global(
     >>> bool(alpha[:, :4].max() < 0.05 and alpha[:, 4:].min() > 0.95)
     True
     """
+    from ..checks import option_number
+
+    iterations = option_number(iterations, "iterations", minimum=0, whole=True)
+    seed = option_number(seed, "seed", minimum=0, whole=True)
+    colour_weight, gamma, confidence_falloff = (
+        option_number(value, name, minimum=0.0) for name, value in (
+            ("colour_weight", colour_weight), ("gamma", gamma),
+            ("confidence_falloff", confidence_falloff)))
+    epsilon = option_number(epsilon, "epsilon", above=0.0)
     done = trivial_alpha(trimap)
     if done is not None:
         return done

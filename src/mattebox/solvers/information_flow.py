@@ -440,6 +440,23 @@ def estimate_alpha_ifm(
     """
     import scipy.sparse
 
+    from ..checks import option_number
+    from ..errors import InputError
+
+    cm_neighbors, ku_neighbors, uu_neighbors, radius, max_iter = (
+        option_number(value, name, minimum=1, whole=True) for name, value in (
+            ("cm_neighbors", cm_neighbors), ("ku_neighbors", ku_neighbors),
+            ("uu_neighbors", uu_neighbors), ("radius", radius), ("max_iter", max_iter)))
+    cm_weight, ku_weight, uu_weight, local_weight, cm_xy, ku_xy, uu_xy, lle_regulariser = (
+        option_number(value, name, minimum=0.0) for name, value in (
+            ("cm_weight", cm_weight), ("ku_weight", ku_weight), ("uu_weight", uu_weight),
+            ("local_weight", local_weight), ("cm_xy", cm_xy), ("ku_xy", ku_xy),
+            ("uu_xy", uu_xy), ("lle_regulariser", lle_regulariser)))
+    epsilon = option_number(epsilon, "epsilon", above=0.0)
+    tol = option_number(tol, "tol", above=0.0, below=1.0)
+    if use_known_to_unknown not in (None, True, False):
+        raise InputError(f"use_known_to_unknown must be None (the paper's test), True or False, "
+                         f"not {use_known_to_unknown!r}")
     done = trivial_alpha(trimap)
     if done is not None:
         return done

@@ -27,8 +27,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ..checks import option_number
+from ..errors import InputError
 from ..registry import register_method
-from ._common import SOLVER_TOL, UNKNOWN, fill_unknowns, trivial_alpha
+from ._common import SOLVER_TOL, UNKNOWN, check_linear_options, fill_unknowns, trivial_alpha
 from .linear import solve_spd
 
 
@@ -384,8 +386,10 @@ def estimate_alpha_knn(
     >>> bool(alpha[:, :4].max() < 0.05 and alpha[:, 4:].min() > 0.95)
     True
     """
-    if len(n_neighbors) != len(spatial_weights):
-        raise ValueError("n_neighbors and spatial_weights must have the same length")
+    n_neighbors, spatial_weights = _checked_neighbour_sets(n_neighbors, spatial_weights)
+    if kernel not in ("binary", "soft"):
+        raise InputError(f"kernel must be 'binary' or 'soft', not {kernel!r}")
+    tol = check_linear_options(linear_solver, tol, multigrid=False)
     done = trivial_alpha(trimap)
     if done is not None:
         return done
@@ -395,6 +399,30 @@ def estimate_alpha_knn(
     # for: a small ridge keeps the system definite (its alpha then goes to 0).
     solution = solve_spd(matrix + 1e-10 * _identity(unknown.size), rhs, method=linear_solver, tol=tol)
     return fill_unknowns(trimap, unknown, solution)
+
+
+#: The most neighbours per pixel a set may ask for (our bound, not the paper's: beyond it the
+#: neighbour lists and the Laplacian's entries outgrow memory on photo-sized problems).
+MAX_NEIGHBOURS = 1000
+
+
+def _checked_neighbour_sets(n_neighbors: object, spatial_weights: object
+                            ) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """The neighbour counts and position weights as tuples of equal length (a single number
+    counts as a one-set tuple); InputError for anything else."""
+    counts = n_neighbors if isinstance(n_neighbors, (tuple, list)) else (n_neighbors,)
+    weights = spatial_weights if isinstance(spatial_weights, (tuple, list)) else (spatial_weights,)
+    if len(counts) == 0 or len(counts) != len(weights):
+        raise InputError(f"n_neighbors and spatial_weights must be sequences of the same length "
+                         f"(one entry per neighbour set, e.g. (20, 10) and (2.0, 0.1)), not "
+                         f"{n_neighbors!r} and {spatial_weights!r}")
+    counts = tuple(option_number(k, "each of n_neighbors", minimum=1, whole=True) for k in counts)
+    if max(counts) > MAX_NEIGHBOURS:
+        raise InputError(f"n_neighbors {max(counts)} is too many: each pixel's neighbours are held "
+                         f"in memory and the Laplacian fills with them; use at most "
+                         f"{MAX_NEIGHBOURS} (the paper uses 10, pymatting 20)")
+    weights = tuple(option_number(w, "each of spatial_weights", minimum=0.0) for w in weights)
+    return counts, weights
 
 
 def _identity(n: int):

@@ -212,6 +212,7 @@ def estimate_alpha_lkm(
     >>> [round(float(alpha[:, 26:30].max()), 3), round(float(alpha[:, 30:34].min()), 3)]
     [0.0, 1.0]
     """
+    from ..checks import option_number
     from ..errors import InputError
     from .laplacian import grid_laplacian
 
@@ -219,6 +220,8 @@ def estimate_alpha_lkm(
         raise InputError(f"radius must be a whole number >= 1, not {radius}")
     if not epsilon > 0:
         raise InputError(f"epsilon must be > 0, not {epsilon}")
+    tol = option_number(tol, "tol", above=0.0, below=1.0)
+    max_iter = option_number(max_iter, "max_iter", minimum=1, whole=True)
     done = trivial_alpha(trimap)
     if done is not None:
         return done

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import non_negative_number
+from ..checks import non_negative_number, option_number
 from ..registry import register_method
-from ._common import SOLVER_TOL, solve_window_method
+from ._common import SOLVER_TOL, check_linear_options, solve_window_method
 from .laplacian import window_laplacian
 
 
@@ -72,6 +72,9 @@ def estimate_alpha_lbdm(
     """
     pull_to_half = non_negative_number(pull_to_half, "pull_to_half",
                                        " (default 1e-6, 0 to turn it off)")
+    tol = check_linear_options(linear_solver, tol)
+    radius = option_number(radius, "radius", minimum=1, whole=True)
+    regulariser = option_number(regulariser, "regulariser", above=0.0)
     return solve_window_method(image, trimap, kind="lbdm", radius=radius, epsilon=regulariser,
                                linear_solver=linear_solver, tol=tol,
                                pull_to_half=pull_to_half)

@@ -257,7 +257,9 @@ def solve_spd(matrix, rhs: np.ndarray, *, tol: float = 1e-7, max_iter: int = 100
     if method == "direct":
         return np.asarray(scipy.sparse.linalg.spsolve(scipy.sparse.csc_matrix(matrix), rhs))
     if method not in ("cg", "ichol"):
-        raise ValueError(f"unknown linear solver {method!r}; use 'ichol', 'cg', 'direct' or 'auto'")
+        from ..errors import InputError
+
+        raise InputError(f"unknown linear solver {method!r}; use 'ichol', 'cg', 'direct' or 'auto'")
     scaled, scale = _unit_diagonal(matrix)
     b = rhs * scale
     x = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64) / scale

@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..registry import register_method
-from ._common import SOLVER_TOL, UNKNOWN, solve_system, trivial_alpha
+from ._common import SOLVER_TOL, UNKNOWN, check_linear_options, solve_system, trivial_alpha
 
 #: sigma of the edge weights exp(-||C_i - C_j||^2 / sigma^2) (see the module docstring).
 DEFAULT_SIGMA = 1.0 / 30.0
@@ -162,6 +162,7 @@ def estimate_alpha_rw(
         raise InputError(f"sigma must be a finite number > 0, not {sigma}")
     if int(radius) != radius or radius < 1:
         raise InputError(f"radius must be a whole number >= 1, not {radius}")
+    tol = check_linear_options(linear_solver, tol)
     done = trivial_alpha(trimap)
     if done is not None:
         return done

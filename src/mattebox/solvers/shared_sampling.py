@@ -945,6 +945,7 @@ _DEFAULTS = dict(
 
 def _checked_options(**options) -> dict:
     """The solver's options with defaults filled in; InputError for unknown or bad ones."""
+    from ..checks import check_option_types
     from ..errors import InputError
 
     unknown = set(options) - set(_DEFAULTS)
@@ -953,6 +954,7 @@ def _checked_options(**options) -> dict:
             f"unknown option(s) for 'sm': {', '.join(sorted(unknown))}; "
             f"choose from {', '.join(sorted(_DEFAULTS))}"
         )
+    check_option_types("sm", options, _DEFAULTS)
     options = {**_DEFAULTS, **options}
     rays, exponents = options["rays"], tuple(options["exponents"])
     if int(rays) != rays or not 1 <= rays <= MAX_RAYS:

@@ -63,18 +63,11 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    import tomllib
-
-    from .config import from_dict
+    from .config import from_dict, read_config_values
     from .engine import Trainer
 
     path = Path(args.config)
-    if not path.is_file():
-        raise InputError(f"config file {path} does not exist")
-    try:
-        values = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"config file {path} is not valid TOML: {exc}") from None
+    values = read_config_values(path)
     values = apply_overrides(values, args.set)
     if args.max_steps is not None:
         values.setdefault("train", {})["max_steps"] = args.max_steps

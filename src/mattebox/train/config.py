@@ -151,10 +151,26 @@ def _section(cls, values: dict[str, Any], where: str):
     kwargs = {}
     for key, value in values.items():
         default = known[key].default
+        _check_type(f"[{where}] {key}", value, default)
         if isinstance(default, tuple) and isinstance(value, list):
             value = tuple(value)
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    """InputError unless ``value`` has the kind of ``default`` (a bool, a whole number, a
+    number, a string or a list); a key whose default is None or a factory takes anything."""
+    kinds = ((bool, "true or false", lambda v: isinstance(v, bool)),
+             (int, "a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+             (float, "a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+             (str, "a string in quotes", lambda v: isinstance(v, str)),
+             (tuple, "a list, e.g. [1, 2]", lambda v: isinstance(v, (list, tuple))))
+    for kind, wanted, accepts in kinds:
+        if isinstance(default, kind):
+            if not accepts(value):
+                raise InputError(f"{name} must be {wanted} (default {default!r}), not {value!r}")
+            return
 
 
 def from_dict(values: dict[str, Any], where: str = "config") -> Config:
@@ -162,12 +178,21 @@ def from_dict(values: dict[str, Any], where: str = "config") -> Config:
     values = copy.deepcopy(values)
     top_known = {"name", "seed", "model", "objective", *_SECTIONS}
     unknown = sorted(set(values) - top_known)
+    if "policy" in unknown:
+        raise InputError(f"{where} is an active-matting policy config ([policy]); train it with "
+                         f"python -m mattebox.active.reinforce --config {where} --out DIR")
     if unknown:
         raise InputError(f"unknown top-level key(s) {', '.join(unknown)} in {where}; "
                          f"known: {', '.join(sorted(top_known))}")
+    for section in sorted(top_known - {"name", "seed"}):
+        if section in values and not isinstance(values[section], dict):
+            raise InputError(f"{section} in {where} must be a table ([{section}] with keys under "
+                             f"it), not {values[section]!r}")
     model = values.get("model", {"name": "dim"})
     if "name" not in model:
         raise InputError(f"[model] in {where} needs a name, e.g. name = \"dim\"")
+    _check_type(f"seed in {where}", values.get("seed", 0), 0)
+    _check_type(f"name in {where}", values.get("name", "run"), "run")
     config = Config(
         name=str(values.get("name", "run")),
         seed=int(values.get("seed", 0)),
@@ -200,15 +225,26 @@ def validate(config: Config, where: str = "config") -> None:
 
 def load_config(path: str | os.PathLike) -> Config:
     """Read a TOML training config (see the module docstring)."""
+    return from_dict(read_config_values(path), where=str(path))
+
+
+def read_config_values(path: str | os.PathLike) -> dict[str, Any]:
+    """The nested dict of a TOML config file; InputError for a missing, binary or bad file."""
     path = Path(path)
     try:
         with open(path, "rb") as handle:
             values = tomllib.load(handle)
     except FileNotFoundError:
         raise InputError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise InputError(f"config file {path} is a folder; pass a .toml file, e.g. "
+                         f"configs/dim_small.toml") from None
+    except UnicodeDecodeError:
+        raise InputError(f"config file {path} is not text (not UTF-8); pass a TOML config, e.g. "
+                         f"configs/dim_small.toml") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
-    return from_dict(values, where=str(path))
+    return values
 
 
 def shared_data_dir() -> Path:
