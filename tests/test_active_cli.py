@@ -49,6 +49,20 @@ def test_oracle_ideal_policy_never_raises_the_error_much(files, capsys):
     assert lines[-1]["rmse"] < 0.5  # better than the all-0.5 start
 
 
+def test_ideal_policy_searches_on_a_shrunk_copy(files, capsys):
+    code = main(["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"), "--steps", "3",
+                 "--policy", "ideal", "--stride", "16", "--work-size", "64", "--search-size", "32",
+                 "--json"])
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 3 and lines[-1]["rmse"] < 0.5
+    # corners found at 32 px come back on the 64 px grid of stride 16
+    assert all(r["region"][0] % 16 == 0 or r["region"][0] == 64 - r["region"][2] for r in lines)
+    assert main(["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"),
+                 "--policy", "ideal", "--search-size", "4"]) == 2
+    assert "at least 8 pixels" in capsys.readouterr().err
+
+
 def test_a_person_at_the_terminal_answers_undoes_and_quits(files, monkeypatch, capsys):
     preview = files / "preview.png"
     out = files / "alpha_out.png"

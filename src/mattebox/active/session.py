@@ -47,8 +47,11 @@ POLICIES = ("learned", "ideal", "region-cnn", "cluster", "random")
 
 
 def make_strategy(name: str, *, weights: str | Path | None = None, seed: int = 0, steps: int = 20,
-                  stride: int = 10, workers: int = 1, region_cnn: str | Path | None = None):
-    """A suggestion strategy by name: the learned policy or one of the baselines B1-B4."""
+                  stride: int = 10, workers: int = 1, search_size: int | None = None,
+                  region_cnn: str | Path | None = None):
+    """A suggestion strategy by name: the learned policy or one of the baselines B1-B4
+    (``stride``, ``workers`` and ``search_size`` are the ideal search's, see
+    :class:`~mattebox.active.baselines.IdealStrategy`)."""
     from . import baselines
 
     if name == "learned":
@@ -56,7 +59,9 @@ def make_strategy(name: str, *, weights: str | Path | None = None, seed: int = 0
 
         return LearnedStrategy(load_policy(weights))
     if name == "ideal":
-        return baselines.IdealStrategy(stride=stride, workers=workers)
+        if search_size is not None and search_size < 8:
+            raise InputError(f"the ideal search size must be at least 8 pixels, not {search_size}")
+        return baselines.IdealStrategy(stride=stride, workers=workers, search_size=search_size)
     if name == "cluster":
         return baselines.ClusterStrategy(k=steps)
     if name == "random":
