@@ -168,6 +168,17 @@ def test_method_runs_with_given_weights(tmp_path):
     assert np.all(refined[trimap == 1] == 1) and np.all(refined[trimap == 0] == 0)
     with pytest.raises(InputError, match="refine must be one of none, laplacian"):
         dim.estimate_alpha_dim(image, trimap, weights=path, refine="crf")
+    with pytest.raises(InputError, match="not a device name"):
+        dim.estimate_alpha_dim(image, trimap, weights=path, device="gpu0")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n not weights")
+    with pytest.raises(InputError, match="not a readable mattebox weights file"):
+        dim.estimate_alpha_dim(image, trimap, weights=junk)
+    # None where the annotation admits it passes the registry's option check: never tile
+    import mattebox
+
+    untiled = mattebox.estimate_alpha(image, trimap, method="dim", weights=str(path), tile_size=None)
+    assert np.array_equal(untiled, pred)
 
 
 def test_shipped_weights_beat_a_flat_guess():

@@ -102,10 +102,21 @@ def test_tiles_without_unknown_pixels_are_skipped_and_known_restored():
 
 def test_bad_tile_size_is_refused():
     image, _, _, _, trimap = make_composite(100, 100)
-    with pytest.raises(ValueError, match="multiple of 32"):
+    from mattebox.errors import InputError
+
+    with pytest.raises(InputError, match="multiple of 32"):
         base.predict_alpha(SmallField(), image, trimap, tile_size=50)
-    with pytest.raises(ValueError, match="halo"):
+    with pytest.raises(InputError, match="halo"):
         base.predict_alpha(SmallField(), image, trimap, tile_size=64, halo=32, ramp=16)
+    # refused before any work, even where the image fits one tile
+    small_image, _, _, _, small_trimap = make_composite(20, 20)
+    for options, match in [({"halo": -1}, "halo must be a whole number >= 0"),
+                           ({"ramp": 2.5}, "ramp must be a whole number"),
+                           ({"tile_size": -5}, "tile_size must be a whole number >= 32"),
+                           ({"device": "foo"}, "not a device name"),
+                           ({"device": "cuda:7"}, "not available on this machine")]:
+        with pytest.raises(InputError, match=match):
+            base.predict_alpha(SmallField(), small_image, small_trimap, **options)
 
 
 def test_predict_keeps_training_mode_and_odd_sizes_work():

@@ -182,7 +182,9 @@ def check_method_options(name: str, fn, options: dict) -> None:
         choices = ", ".join(sorted(keywords)) or "none"
         raise InputError(f"unknown option(s) for {name!r}: {', '.join(unknown)}; choose from "
                          f"{choices}")
-    defaults = {key: keywords[key].default for key in options if key in keywords}
+    # None passes where the annotation admits it (``tile_size: int | None = 1024``).
+    defaults = {key: keywords[key].default for key in options if key in keywords
+                and not (options[key] is None and "None" in str(keywords[key].annotation))}
     check_option_types(name, options, defaults)
 
 

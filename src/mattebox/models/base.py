@@ -199,6 +199,7 @@ def predict_alpha(
         raise InputError(f"scale must be a number in (0, 1], not {scale!r}") from None
     if not 0.0 < scale <= 1.0:
         raise InputError(f"scale must be in (0, 1] (the factor the image is shrunk by), not {scale}")
+    _check_tiling(tile_size, halo, ramp)
     small = (max(1, round(width * scale)), max(1, round(height * scale)))
     if small != (width, height):
         import cv2
@@ -212,7 +213,7 @@ def predict_alpha(
         return restore_known(np.clip(alpha, 0.0, 1.0).astype(np.float64), trimap)
     if device is None:
         device = next(model.parameters()).device
-    device = torch.device(device)
+    device = as_device(device)
 
     def run(network: nn.Module) -> np.ndarray:
         if tile_size is None or max(height, width) <= tile_size:
@@ -273,6 +274,36 @@ def _with_input_statistics(model: nn.Module, run) -> nn.Module:
         module.running_mean.copy_(mean.to(module.running_mean.dtype))
         module.running_var.copy_((square_sum / count - mean**2).clamp_min(0).to(module.running_var.dtype))
     return adapted.eval()
+
+
+def _check_tiling(tile_size: object, halo: object, ramp: object) -> None:
+    """InputError unless the tiling options can work: ``tile_size`` None or a multiple of
+    MULTIPLE, ``halo`` and ``ramp`` whole numbers >= 0 leaving a positive step between tiles."""
+    from ..checks import option_number
+
+    halo = option_number(halo, "halo", minimum=0, whole=True)
+    ramp = option_number(ramp, "ramp", minimum=0, whole=True)
+    if tile_size is None:
+        return
+    tile_size = option_number(tile_size, "tile_size", minimum=MULTIPLE, whole=True)
+    if tile_size % MULTIPLE:
+        raise InputError(f"tile_size must be a multiple of {MULTIPLE} (e.g. 1024), not {tile_size}")
+    if (tile_size - 2 * halo - ramp) // MULTIPLE * MULTIPLE <= 0:
+        raise InputError(f"tile_size {tile_size} leaves no room past halo {halo} and ramp {ramp} on "
+                         f"both sides; use a larger tile or a smaller halo")
+
+
+def as_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device that exists here; InputError for a misspelt or absent one."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"device {device!r} is not a device name; use cpu, cuda or cuda:N") from exc
+    if device.type == "cuda" and (not torch.cuda.is_available()
+                                  or (device.index or 0) >= torch.cuda.device_count()):
+        raise InputError(f"device {str(device)!r} is not available on this machine "
+                         f"({torch.cuda.device_count()} CUDA device(s)); use cpu")
+    return device
 
 
 def _predict_tiled(

@@ -107,8 +107,11 @@ def estimate_alpha_dim(
         raise InputError(f"refine must be one of {', '.join(REFINEMENTS)}, not {refine!r}")
     if not np.any(trimap == 0.5):
         return trimap.astype(np.float64, copy=True)
+    from ..base import as_device
+
+    device = as_device(device)
     model = load_dim(weights)
-    if str(device) != "cpu":
+    if device.type != "cpu":
         model = model.to(device)
     alpha = model.predict(image, trimap, tile_size=tile_size, halo=halo, ramp=ramp, device=device,
                           scale=scale, norm_stats=norm_stats)
