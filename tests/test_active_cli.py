@@ -123,6 +123,31 @@ def test_bad_requests_exit_2_with_a_reason(files, capsys):
     capsys.readouterr()
     assert main(["active", photo, "--oracle", alpha, "--policy", "random", "-o", str(files / "m.jpg")]) == 2
     assert ".png" in capsys.readouterr().err
+    assert main(["active", photo, "--oracle", alpha, "--policy", "ideal", "--stride", "0",
+                 "--search-size", "32"]) == 2
+    assert "--stride must be at least 1" in capsys.readouterr().err
+    assert main(["active", photo, "--resume", photo]) == 2
+    assert "not a readable active-matting session" in capsys.readouterr().err
+
+
+class _RunsCodeWhenUnpickled:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_weights_file_that_would_run_code_is_refused_unread(files, capsys):
+    import torch
+
+    marker = files / "ran.txt"
+    evil = files / "evil.pt"
+    torch.save({"policy_config": _RunsCodeWhenUnpickled(str(marker))}, evil)
+    code = main(["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"),
+                 "--steps", "1", "--weights", str(evil)])
+    assert code == 2 and "not a readable active-matting policy file" in capsys.readouterr().err
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize("policy", ["learned", "region-cnn"])

@@ -24,3 +24,13 @@ def test_demo_command_writes_all_outputs(tmp_path):
         assert ((band > 0.05) & (band < 0.95)).mean() > 0.05
     assert (out / "side_by_side.png").is_file()
     assert str(out / "side_by_side.png") in result.stdout
+
+
+def test_demo_refuses_a_file_as_its_output_folder(tmp_path, capsys):
+    from mattebox.cli import main
+
+    target = tmp_path / "taken.png"
+    target.write_bytes(b"keep me")
+    assert main(["demo", "-o", str(target)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert target.read_bytes() == b"keep me"

@@ -345,3 +345,31 @@ def test_config_file_and_value_kinds_end_in_config_errors(tmp_path):
         path.write_text(text)
         with pytest.raises(InputError, match=match):
             load_config(path)
+
+
+class _RunsCodeWhenUnpickled:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_checkpoints_load_without_running_code_from_the_file(tmp_path):
+    from mattebox.models import read_weights
+    from mattebox.train.checkpoint import load_checkpoint
+    from mattebox.train.engine import Trainer
+
+    trainer = Trainer(toy_config(train={"max_steps": 2}), tmp_path / "run", progress=False)
+    trainer.run()
+    checkpoint = load_checkpoint(tmp_path / "run" / "last.pt")  # RNG states with NumPy arrays
+    assert checkpoint["step"] == 2 and checkpoint["rng"]["numpy"][0] == "MT19937"
+    assert read_weights(tmp_path / "run" / "last.pt")["model"] == "dim"
+    marker = tmp_path / "ran.txt"
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "x", "rng": _RunsCodeWhenUnpickled(str(marker))}, evil)
+    with pytest.raises(InputError, match="not a mattebox training checkpoint"):
+        load_checkpoint(evil)
+    with pytest.raises(InputError, match="not a readable mattebox weights file"):
+        read_weights(evil)
+    assert not marker.exists()

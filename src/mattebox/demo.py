@@ -14,6 +14,8 @@ from typing import Callable, Union
 
 import numpy as np
 
+from .errors import OutputError
+
 # name, scikit-image loader, crop (rows, cols) or None, GrabCut box as fractions of the
 # (cropped) photo (left, top, width, height), fractional boxes of sure-foreground seeds, band px
 SAMPLES = (
@@ -81,7 +83,12 @@ def run_demo(
     from .trimap import trimap_from_box
 
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
+    if output.exists() and not output.is_dir():
+        raise OutputError(f"output folder {str(output)!r} is a file; pass a folder")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {str(output)!r} ({exc.strerror})") from None
     written: dict[str, Path] = {}
     overview_rows = []
     for name, loader, crop, box_fractions, seed_boxes, band in SAMPLES:

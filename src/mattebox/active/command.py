@@ -103,6 +103,8 @@ def _session(args):
     from ..io import read_alpha, read_image
     from .session import ActiveSession
 
+    if args.stride < 1:
+        raise InputError(f"--stride must be at least 1 pixel, not {args.stride}")
     stride = args.stride
     if args.search_size is not None:  # the stride is given at the work size; search in kind
         stride = max(1, round(args.stride * args.search_size / args.work_size))

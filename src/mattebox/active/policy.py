@@ -768,9 +768,11 @@ def read_weights_file(path: Path, *, kind: str, key: str, absent: str) -> dict:
     if not path.is_file():
         raise InputError(absent)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # not a torch file, truncated, ...
-        raise InputError(f"{path} is not a readable {kind} ({exc})") from None
+        # weights_only: a file handed in on the command line must not run code when read
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # not a torch file, truncated, holds more than tensors, ...
+        raise InputError(f"{path} is not a readable {kind} ({type(exc).__name__}: not a weights "
+                         f"file mattebox wrote, or a damaged one)") from None
     if not isinstance(payload, dict) or key not in payload:
         article = "an" if kind[0].lower() in "aeiou" else "a"
         raise InputError(f"{path} is not {article} {kind} (no {key} inside)")

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..train.checkpoint import safe_torch_load
 from .environment import ActiveEnvironment, location_for, region_size_for, resize_alpha, resize_image
 from .policy import ANSWER_CODES, ActivePolicy, PolicyConfig, build_policy
 from .reward import best_candidate, region_rewards
@@ -307,7 +308,7 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
     update, best = 0, {"score": math.inf, "update": -1}
     last = out / "last.pt"
     if last.is_file():
-        payload = torch.load(last, map_location="cpu", weights_only=False)
+        payload = safe_torch_load(last)
         if payload["config"] != config.to_dict():
             raise InputError(f"{last} was written with another config; use a new --out folder")
         policy.load_state_dict(payload["model_state"])
@@ -426,7 +427,7 @@ def train(config: RunConfig, out_dir: str | Path, log: Callable[[str], None] = p
 
 def export_checkpoint(checkpoint: str | Path, path: str | Path, command: str = "") -> Path:
     """Turn a training checkpoint into a weights file (policy config + weights + provenance)."""
-    payload = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    payload = safe_torch_load(checkpoint)
     config = payload["config"]
     policy = build_policy(config["policy"])
     policy.load_state_dict(payload["model_state"])

@@ -295,7 +295,9 @@ class ActiveSession:
             mattes = data["mattes"].astype(np.float64) / 65535
             alpha = data["alpha"].astype(np.float64) if "alpha" in data else None
         except (OSError, KeyError, ValueError) as exc:
-            raise InputError(f"{path} is not a readable active-matting session ({exc})") from None
+            raise InputError(f"{path} is not a readable active-matting session ({type(exc).__name__}: "
+                             f"not a file --save-session or ActiveSession.save wrote, or a damaged "
+                             f"one)") from None
         if meta.get("format") not in READABLE_FORMATS:
             raise InputError(f"{path} is not an active-matting session file (format {meta.get('format')!r})")
         session = cls(image, solver=solver if solver is not None else meta["solver"],

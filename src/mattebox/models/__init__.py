@@ -64,12 +64,9 @@ def read_weights(path: str | Path) -> dict:
 
         try:
             checkpoint = load_checkpoint(path)
-        except InputError:
-            raise
-        except Exception as exc:
+        except Exception:
             raise InputError(f"{path} is not a readable mattebox weights file or training "
-                             f"checkpoint ({type(exc).__name__}); pass a file written by "
-                             f"`mattebox train`") from None
+                             f"checkpoint; pass a file written by `mattebox train`") from None
         model_cfg = dict(checkpoint["config"]["model"])
         return {"format": WEIGHTS_FORMAT, "model": model_cfg.pop("name"), "options": model_cfg,
                 "state_dict": checkpoint["model_state"],

@@ -79,14 +79,26 @@ def save_checkpoint(path: Path, *, model, optimizer, scheduler, scaler, step: in
     return atomic_torch_save(payload, path)
 
 
+def safe_torch_load(path: str | Path) -> Any:
+    """``torch.load`` that runs no code from the file: tensors, containers and Python
+    scalars, plus the NumPy array type of the RNG states (:func:`rng_states`). Anything else
+    in the file raises (``pickle.UnpicklingError``) instead of being built."""
+    numpy_core = getattr(np, "_core", None) or np.core
+    allowed = [numpy_core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (on the CPU)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"checkpoint {path} does not exist; train without --resume first")
-    # RNG states hold Python tuples and NumPy arrays, so this is not a weights-only load;
-    # only load checkpoints you wrote.
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        payload = safe_torch_load(path)
+    except Exception as exc:  # not a torch file, damaged, or holding objects we never write
+        raise InputError(f"{path} is not a mattebox training checkpoint ({type(exc).__name__}: "
+                         f"not a file `mattebox train` wrote, or a damaged one)") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path} is not a mattebox training checkpoint")
     return payload
