@@ -11,7 +11,8 @@ Usage::
 
     python benchmarks/dim_vs_cf.py [--weights PATH] [--synthetic-dir runs/synthetic_test]
         [--synthetic-count 20] [--methods dim,cf] [--dim-scales 1,0.5]
-        [--norm-stats weights,running,image] [--dim-refine none,laplacian] [--json out.json]
+        [--norm-stats weights,running,image] [--dim-refine none,laplacian] [--dim-flip 0,1]
+        [--json out.json]
 
 ``--methods`` takes registered methods and ``hints``: the alpha the known-colour hints imply
 alone (:func:`mattebox.models.colour_hints.hint_alpha`), what a DIM with ``colour_hints`` is
@@ -100,6 +101,9 @@ def main(argv=None) -> int:
                         help="comma list of DIM refinements: none (the network alone) and/or "
                              "laplacian (refined by the matting Laplacian, estimate_alpha_dim's "
                              "refine=)")
+    parser.add_argument("--dim-flip", default="0",
+                        help="comma list: 0 (one pass) and/or 1 (averaged with the mirrored "
+                             "image's matte, estimate_alpha_dim's flip=)")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     sets = {}
@@ -120,13 +124,15 @@ def main(argv=None) -> int:
         for stats in args.norm_stats.split(","):
             for scale in (float(v) for v in args.dim_scales.split(",")):
                 for refine in args.dim_refine.split(","):
-                    options = {"scale": scale, "norm_stats": None if stats == "weights" else stats,
-                               "refine": refine,
-                               **({"weights": args.weights} if args.weights else {})}
-                    label = (("dim" if scale == 1.0 else f"dim@{scale:g}")
-                             + ("" if stats == "weights" else f"/{stats}")
-                             + ("" if refine == "none" else f"+{refine}"))
-                    runs.append((label, method, options))
+                    for flip in (bool(int(v)) for v in args.dim_flip.split(",")):
+                        options = {"scale": scale, "refine": refine, "flip": flip,
+                                   "norm_stats": None if stats == "weights" else stats,
+                                   **({"weights": args.weights} if args.weights else {})}
+                        label = (("dim" if scale == 1.0 else f"dim@{scale:g}")
+                                 + ("" if stats == "weights" else f"/{stats}")
+                                 + ("+flip" if flip else "")
+                                 + ("" if refine == "none" else f"+{refine}"))
+                        runs.append((label, method, options))
     for label, method, options in runs:
         for set_name, cases in sets.items():
             for trimap, means in score(method, cases, options).items():

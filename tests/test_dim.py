@@ -179,6 +179,13 @@ def test_method_runs_with_given_weights(tmp_path):
 
     untiled = mattebox.estimate_alpha(image, trimap, method="dim", weights=str(path), tile_size=None)
     assert np.array_equal(untiled, pred)
+    # flip: the mean of the matte and the mirrored image's matte mirrored back
+    flipped = dim.estimate_alpha_dim(image, trimap, weights=path, flip=True)
+    mirrored = dim.estimate_alpha_dim(image[:, ::-1], trimap[:, ::-1], weights=path)[:, ::-1]
+    np.testing.assert_allclose(flipped, 0.5 * (pred + mirrored), atol=1e-6)
+    assert not np.allclose(flipped, pred)
+    with pytest.raises(InputError, match="flip must be True or False"):
+        dim.estimate_alpha_dim(image, trimap, weights=path, flip="yes")
 
 
 def test_shipped_weights_beat_a_flat_guess():

@@ -82,6 +82,7 @@ def estimate_alpha_dim(
     scale: float = 1.0,
     norm_stats: str | None = None,
     refine: str = "none",
+    flip: bool = False,
 ) -> np.ndarray:
     """Alpha of ``image`` under ``trimap`` from the trained DIM network.
 
@@ -102,6 +103,9 @@ def estimate_alpha_dim(
     image's colour lines. On the alphamatting-dev photos the shipped model's SAD falls by
     about half and ends below closed-form's; on a blurred 4K upscale it rose (BENCHMARKS.md).
     The default ("none") is the network alone, as in the paper.
+
+    ``flip=True`` (``-O flip=True``; test-time augmentation, not in the paper) averages the
+    network's matte with its matte of the mirrored image, mirrored back: twice the time.
     """
     if refine not in REFINEMENTS:
         raise InputError(f"refine must be one of {', '.join(REFINEMENTS)}, not {refine!r}")
@@ -113,8 +117,15 @@ def estimate_alpha_dim(
     model = load_dim(weights)
     if device.type != "cpu":
         model = model.to(device)
-    alpha = model.predict(image, trimap, tile_size=tile_size, halo=halo, ramp=ramp, device=device,
-                          scale=scale, norm_stats=norm_stats)
+    if not isinstance(flip, (bool, np.bool_)):
+        raise InputError(f"flip must be True or False, not {flip!r}")
+    options = dict(tile_size=tile_size, halo=halo, ramp=ramp, device=device, scale=scale,
+                   norm_stats=norm_stats)
+    alpha = model.predict(image, trimap, **options)
+    if flip:
+        mirrored = model.predict(np.ascontiguousarray(image[:, ::-1]),
+                                 np.ascontiguousarray(trimap[:, ::-1]), **options)
+        alpha = 0.5 * (alpha + mirrored[:, ::-1])
     if refine == "laplacian":
         from ...solvers.prior_refine import refine_alpha_laplacian
 
