@@ -106,18 +106,16 @@ def as_trimap(trimap: object, what: str = "trimap") -> np.ndarray:
 def non_negative_number(value: object, name: str, note: str = "") -> float:
     """``value`` as a float, or an :class:`InputError` naming ``name`` if it is not a finite
     number >= 0 (``note``, e.g. " (default 1e-6)", goes into the message)."""
-    if (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
-            or not np.isfinite(value) or value < 0):
-        raise InputError(f"{name} must be a finite number >= 0{note}, not {value!r}")
-    return float(value)
+    return option_number(value, name, minimum=0.0, note=note)
 
 
 def option_number(value: object, name: str, *, minimum: float | None = None,
                   above: float | None = None, below: float | None = None,
-                  whole: bool = False) -> float | int:
+                  whole: bool = False, note: str = "") -> float | int:
     """``value`` as a float (an int if ``whole``), or an :class:`InputError` naming ``name``
     unless it is a finite number, whole if asked, ``>= minimum``, ``> above`` and ``< below``
-    (each bound only where given). For a solver's numeric options, checked before any work."""
+    (each bound only where given; ``note`` goes into the message after them). For a
+    solver's numeric options, checked before any work."""
     number = (not isinstance(value, (bool, np.bool_))
               and isinstance(value, (int, float, np.integer, np.floating))
               and bool(np.isfinite(value)))
@@ -130,7 +128,8 @@ def option_number(value: object, name: str, *, minimum: float | None = None,
                   f"> {above:g}" if above is not None else "",
                   f"< {below:g}" if below is not None else ""]
         wanted = " and ".join(b for b in bounds if b)
-        raise InputError(f"{name} must be {kind}{' ' + wanted if wanted else ''}, not {value!r}")
+        raise InputError(f"{name} must be {kind}{' ' + wanted if wanted else ''}{note}, "
+                         f"not {value!r}")
     return int(value) if whole else float(value)
 
 
@@ -190,9 +189,9 @@ def check_method_options(name: str, fn, options: dict) -> None:
 
 def check_option_types(name: str, options: dict, defaults: dict) -> None:
     """Raise unless each option whose default (in ``defaults``) is a bool is a bool, and each
-    whose default is a number is a finite number (or that same infinity): the command line hands over what it could not read
-    as a Python literal as a string, and this names it instead of a TypeError inside ``name``.
-    Options without a default here are not checked."""
+    whose default is a number is a finite number (or that same infinity). The command line
+    hands over what it could not read as a Python literal as a string; this names it instead
+    of a TypeError inside the method ``name``. Options without a default here pass."""
     import numbers
 
     for key, value in options.items():

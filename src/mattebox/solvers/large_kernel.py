@@ -213,13 +213,10 @@ def estimate_alpha_lkm(
     [0.0, 1.0]
     """
     from ..checks import option_number
-    from ..errors import InputError
     from .laplacian import grid_laplacian
 
-    if int(radius) != radius or radius < 1:
-        raise InputError(f"radius must be a whole number >= 1, not {radius}")
-    if not epsilon > 0:
-        raise InputError(f"epsilon must be > 0, not {epsilon}")
+    radius = option_number(radius, "radius", minimum=1, whole=True)
+    epsilon = option_number(epsilon, "epsilon", above=0.0)
     tol = option_number(tol, "tol", above=0.0, below=1.0)
     max_iter = option_number(max_iter, "max_iter", minimum=1, whole=True)
     done = trivial_alpha(trimap)

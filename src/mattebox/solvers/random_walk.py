@@ -156,12 +156,10 @@ def estimate_alpha_rw(
     >>> bool(np.all(np.diff(alpha, axis=1) > 0))
     True
     """
-    from ..errors import InputError
+    from ..checks import option_number
 
-    if not (sigma > 0 and math.isfinite(sigma)):
-        raise InputError(f"sigma must be a finite number > 0, not {sigma}")
-    if int(radius) != radius or radius < 1:
-        raise InputError(f"radius must be a whole number >= 1, not {radius}")
+    sigma = option_number(sigma, "sigma", above=0.0)
+    radius = option_number(radius, "radius", minimum=1, whole=True)
     tol = check_linear_options(linear_solver, tol)
     done = trivial_alpha(trimap)
     if done is not None:
