@@ -103,6 +103,8 @@ def _session(args):
     from ..io import read_alpha, read_image
     from .session import ActiveSession
 
+    if args.work_size < 32:
+        raise InputError(f"--work-size must be at least 32 pixels, not {args.work_size}")
     if args.stride < 1:
         raise InputError(f"--stride must be at least 1 pixel, not {args.stride}")
     stride = args.stride
@@ -110,8 +112,6 @@ def _session(args):
         stride = max(1, round(args.stride * args.search_size / args.work_size))
     options = dict(seed=args.seed, stride=stride, workers=args.workers, weights=args.weights,
                    steps=args.steps or 20, search_size=args.search_size)
-    if args.work_size < 32:
-        raise InputError(f"--work-size must be at least 32 pixels, not {args.work_size}")
     if args.resume:
         session = ActiveSession.restore(args.resume, solver=args.solver, policy=args.policy, **options)
         return session

@@ -105,10 +105,13 @@ def estimate_alpha_dim(
     The default ("none") is the network alone, as in the paper.
 
     ``flip=True`` (``-O flip=True``; test-time augmentation, not in the paper) averages the
-    network's matte with its matte of the mirrored image, mirrored back: twice the time.
+    network's matte with its matte of the mirrored image, mirrored back: a second network
+    pass (1.5-1.7x the time on the dev photos, BENCHMARKS.md).
     """
     if refine not in REFINEMENTS:
         raise InputError(f"refine must be one of {', '.join(REFINEMENTS)}, not {refine!r}")
+    if not isinstance(flip, (bool, np.bool_)):
+        raise InputError(f"flip must be True or False, not {flip!r}")
     if not np.any(trimap == 0.5):
         return trimap.astype(np.float64, copy=True)
     from ..base import as_device
@@ -117,8 +120,6 @@ def estimate_alpha_dim(
     model = load_dim(weights)
     if device.type != "cpu":
         model = model.to(device)
-    if not isinstance(flip, (bool, np.bool_)):
-        raise InputError(f"flip must be True or False, not {flip!r}")
     options = dict(tile_size=tile_size, halo=halo, ramp=ramp, device=device, scale=scale,
                    norm_stats=norm_stats)
     alpha = model.predict(image, trimap, **options)
