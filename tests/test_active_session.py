@@ -73,6 +73,14 @@ def test_bad_answers_are_clear_errors(scene):
         session.answer((0, 0), "maybe")
     with pytest.raises(InputError, match="outside"):
         session.answer((62, 0), "fg")
+    size = session.region_size
+    for region, match in [((0, 0, size + 1), "pixels in this session"),
+                          ((0.5, 0), "top must be a whole number"),
+                          ((0, 0, size, 1), r"\(top, left\) or \(top, left, size\)"),
+                          ("ab", r"\(top, left\) or"), (5, r"\(top, left\) or")]:
+        with pytest.raises(InputError, match=match):
+            session.answer(region, "fg")
+    assert session.answer((np.int64(0), 0.0, size), "bg").answer == "bg"
     with pytest.raises(InputError, match="unknown policy"):
         ActiveSession(image, policy="psychic")
     with pytest.raises(InputError, match="unknown matting method"):

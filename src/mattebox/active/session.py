@@ -152,7 +152,7 @@ class ActiveSession:
         elif isinstance(region, LabelledRegion):
             top, left = region.top, region.left
         else:
-            top, left = int(region[0]), int(region[1])
+            top, left = self._region_corner(region)
         height, width = self.env.shape
         if not (0 <= top <= height - self.region_size and 0 <= left <= width - self.region_size):
             raise InputError(
@@ -164,6 +164,25 @@ class ActiveSession:
         self.strategy.observe(self.env, step)
         self._pending = None
         return step
+
+    def _region_corner(self, region: object) -> tuple[int, int]:
+        """(top, left) of a region given as (top, left) or (top, left, size); InputError for
+        anything else, a corner that is not whole pixels or a size not this session's."""
+        from ..checks import option_number
+
+        try:
+            values = () if isinstance(region, (str, bytes)) else tuple(region)
+        except TypeError:
+            values = ()
+        if len(values) not in (2, 3):
+            raise InputError(f"a region is (top, left) or (top, left, size) as suggest() returns "
+                             f"it, not {region!r}")
+        top = option_number(values[0], "a region's top", whole=True)
+        left = option_number(values[1], "a region's left", whole=True)
+        if len(values) == 3 and values[2] != self.region_size:
+            raise InputError(f"regions are {self.region_size} x {self.region_size} pixels in this "
+                             f"session, not {values[2]!r}; pass the region suggest() returned")
+        return top, left
 
     def stroke(self, points, label: Literal["fg", "bg"], radius: float = 3.0,
                original: bool = False) -> Step:
