@@ -163,3 +163,21 @@ def test_data_command_writes_foregrounds_and_rejects_bad_kinds(tmp_path, capsys)
         command.run(parser.parse_args(["foregrounds", "-o", str(tmp_path), "--kinds", "hair,fog"]))
     with pytest.raises(InputError, match="--count"):
         command.run(parser.parse_args(["testset", "-o", str(tmp_path), "--count", "0"]))
+
+
+def test_data_commands_refuse_a_file_as_their_output_folder(tmp_path):
+    import argparse
+
+    from mattebox.data import command
+    from mattebox.errors import OutputError
+
+    parser = argparse.ArgumentParser(prog="mattebox data")
+    command.add_arguments(parser)
+    taken = tmp_path / "taken.png"
+    taken.write_bytes(b"keep me")
+    for args in (["foregrounds", "-o", str(taken), "--count", "1", "--size", "48"],
+                 ["testset", "-o", str(taken), "--count", "1"],
+                 ["compose", str(tmp_path), "-o", str(taken)]):
+        with pytest.raises(OutputError, match="is a file"):
+            command.run(parser.parse_args(args))
+    assert taken.read_bytes() == b"keep me"

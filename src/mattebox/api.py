@@ -88,13 +88,7 @@ class MatteResult:
         The folder is created if missing. Nothing is written when a target is one of the
         inputs; every file is first written beside its target and renamed at the end.
         """
-        folder = Path(output_dir)
-        if folder.exists() and not folder.is_dir():
-            raise OutputError(f"output folder {str(folder)!r} is a file; pass a folder with -o")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create output folder {str(folder)!r}: {exc.strerror}") from None
+        folder = io.make_output_folder(output_dir)
         if not os.access(folder, os.W_OK):
             raise OutputError(f"output folder {str(folder)!r} is not writable; choose another with -o")
         outputs = {"alpha": (folder / "alpha.png", self.alpha), "cutout": (folder / "cutout.png", self.cutout)}
@@ -168,9 +162,7 @@ def matte(
             inputs += [path] if path else []
     if output_dir is not None:
         # Refuse unusable outputs before spending minutes on the solve.
-        folder = Path(output_dir)
-        if folder.exists() and not folder.is_dir():
-            raise OutputError(f"output folder {str(folder)!r} is a file; pass a folder")
+        folder = io.make_output_folder(output_dir, create=False)  # MatteResult.save creates it
         for name in ("alpha.png", "cutout.png", "composite.png"):
             for source in inputs:
                 if (folder / name).resolve() == source.resolve():

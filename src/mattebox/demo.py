@@ -14,7 +14,7 @@ from typing import Callable, Union
 
 import numpy as np
 
-from .errors import OutputError
+from .io import make_output_folder
 
 # name, scikit-image loader, crop (rows, cols) or None, GrabCut box as fractions of the
 # (cropped) photo (left, top, width, height), fractional boxes of sure-foreground seeds, band px
@@ -82,13 +82,7 @@ def run_demo(
     from .api import matte
     from .trimap import trimap_from_box
 
-    output = Path(output)
-    if output.exists() and not output.is_dir():
-        raise OutputError(f"output folder {str(output)!r} is a file; pass a folder")
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {str(output)!r} ({exc.strerror})") from None
+    output = make_output_folder(output)
     written: dict[str, Path] = {}
     overview_rows = []
     for name, loader, crop, box_fractions, seed_boxes, band in SAMPLES:

@@ -227,6 +227,21 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def make_output_folder(folder: PathLike, *, create: bool = True) -> Path:
+    """``folder``, created with its parents if missing (unless ``create`` is False: then only
+    checked); OutputError if it is a file or cannot be created, before any work is done."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"output folder {str(folder)!r} is a file; pass a folder")
+    if not create:
+        return folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {str(folder)!r} ({exc.strerror})") from None
+    return folder
+
+
 def _check_output_path(path: Path, protect: Iterable[PathLike]) -> None:
     if path.suffix.lower() not in WRITABLE_SUFFIXES:
         raise OutputError(

@@ -79,6 +79,10 @@ def _positive(value: int, what: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run the ``data`` subcommand in ``args``; returns the exit status."""
     command = args.data_command
+    if command in ("foregrounds", "testset", "compose"):
+        from ..io import make_output_folder
+
+        make_output_folder(args.output, create=False)  # the writers create it
     if command == "foregrounds":
         from .procedural import write_foregrounds
 
