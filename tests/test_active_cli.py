@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import make_composite
+from conftest import RunsCodeWhenUnpickled, make_composite
 from mattebox.cli import main
 from mattebox.io import read_alpha, write_alpha, write_image
 
@@ -130,20 +130,12 @@ def test_bad_requests_exit_2_with_a_reason(files, capsys):
     assert "not a readable active-matting session" in capsys.readouterr().err
 
 
-class _RunsCodeWhenUnpickled:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_a_weights_file_that_would_run_code_is_refused_unread(files, capsys):
     import torch
 
     marker = files / "ran.txt"
     evil = files / "evil.pt"
-    torch.save({"policy_config": _RunsCodeWhenUnpickled(str(marker))}, evil)
+    torch.save({"policy_config": RunsCodeWhenUnpickled(str(marker))}, evil)
     code = main(["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"),
                  "--steps", "1", "--weights", str(evil)])
     assert code == 2 and "not a readable active-matting policy file" in capsys.readouterr().err

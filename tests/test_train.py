@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import RunsCodeWhenUnpickled
 from mattebox.errors import InputError
 from mattebox.train import checkpoint, command, schedules
 from mattebox.train.config import Config, ScheduleConfig, from_dict, load_config
@@ -347,14 +348,6 @@ def test_config_file_and_value_kinds_end_in_config_errors(tmp_path):
             load_config(path)
 
 
-class _RunsCodeWhenUnpickled:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_checkpoints_load_without_running_code_from_the_file(tmp_path):
     from mattebox.models import read_weights
     from mattebox.train.checkpoint import load_checkpoint
@@ -367,7 +360,7 @@ def test_checkpoints_load_without_running_code_from_the_file(tmp_path):
     assert read_weights(tmp_path / "run" / "last.pt")["model"] == "dim"
     marker = tmp_path / "ran.txt"
     evil = tmp_path / "evil.pt"
-    torch.save({"format": "x", "rng": _RunsCodeWhenUnpickled(str(marker))}, evil)
+    torch.save({"format": "x", "rng": RunsCodeWhenUnpickled(str(marker))}, evil)
     with pytest.raises(InputError, match="not a mattebox training checkpoint"):
         load_checkpoint(evil)
     with pytest.raises(InputError, match="not a readable mattebox weights file"):
