@@ -199,7 +199,7 @@ def predict_alpha(
         raise InputError(f"scale must be a number in (0, 1], not {scale!r}") from None
     if not 0.0 < scale <= 1.0:
         raise InputError(f"scale must be in (0, 1] (the factor the image is shrunk by), not {scale}")
-    _check_tiling(tile_size, halo, ramp)
+    tile_size, halo, ramp = _check_tiling(tile_size, halo, ramp)
     small = (max(1, round(width * scale)), max(1, round(height * scale)))
     if small != (width, height):
         import cv2
@@ -276,21 +276,23 @@ def _with_input_statistics(model: nn.Module, run) -> nn.Module:
     return adapted.eval()
 
 
-def _check_tiling(tile_size: object, halo: object, ramp: object) -> None:
-    """InputError unless the tiling options can work: ``tile_size`` None or a multiple of
-    MULTIPLE, ``halo`` and ``ramp`` whole numbers >= 0 leaving a positive step between tiles."""
+def _check_tiling(tile_size: object, halo: object, ramp: object) -> tuple[int | None, int, int]:
+    """(tile_size, halo, ramp) as ints, or InputError unless the tiling can work: ``tile_size``
+    None or a multiple of MULTIPLE, ``halo`` and ``ramp`` whole numbers >= 0 leaving a
+    positive step between tiles."""
     from ..checks import option_number
 
     halo = option_number(halo, "halo", minimum=0, whole=True)
     ramp = option_number(ramp, "ramp", minimum=0, whole=True)
     if tile_size is None:
-        return
+        return None, halo, ramp
     tile_size = option_number(tile_size, "tile_size", minimum=MULTIPLE, whole=True)
     if tile_size % MULTIPLE:
         raise InputError(f"tile_size must be a multiple of {MULTIPLE} (e.g. 1024), not {tile_size}")
     if (tile_size - 2 * halo - ramp) // MULTIPLE * MULTIPLE <= 0:
         raise InputError(f"tile_size {tile_size} leaves no room past halo {halo} and ramp {ramp} on "
                          f"both sides; use a larger tile or a smaller halo")
+    return tile_size, halo, ramp
 
 
 def as_device(device: str | torch.device) -> torch.device:
@@ -315,14 +317,8 @@ def _predict_tiled(
     ramp: int,
     device: torch.device,
 ) -> np.ndarray:
-    if tile_size % MULTIPLE:
-        raise ValueError(f"tile_size must be a multiple of {MULTIPLE}, not {tile_size}")
+    # tile_size, halo and ramp were checked by predict_alpha (_check_tiling): step > 0
     step = (tile_size - 2 * halo - ramp) // MULTIPLE * MULTIPLE
-    if step <= 0:
-        raise ValueError(
-            f"tile_size {tile_size} leaves no room past halo {halo} and ramp {ramp} on both sides; "
-            "use a larger tile or a smaller halo"
-        )
     height, width = trimap.shape
     inputs = padded_network_inputs(model, image, trimap)
     ph, pw = inputs.shape[-2:]
