@@ -207,6 +207,32 @@ def test_ideal_strategy_picks_the_largest_rmse_drop(scene):
     assert candidate_corners((10, 12), 4, 5)[-1] == (6, 8)  # flush with the border
 
 
+def test_parallel_ideal_search_matches_the_serial_one_image_after_image():
+    """Workers are spawned: forked after the solver's threads started here, they died at once
+    (the second image of a benchmark run crashed). A new image gets new workers."""
+    from mattebox.registry import get_method
+
+    scenes = [make_composite(40, 40, seed=seed)[:2] for seed in (5, 6)]
+    image, _ = scenes[0]
+    trimap = np.full(image.shape[:2], 0.5)
+    trimap[:4], trimap[-4:] = 0.0, 1.0
+    get_method("sm").fn(image, trimap)  # the solver's threads now run in this process
+    for workers in (1, 2):
+        ideal = IdealStrategy(stride=8, workers=workers)
+        chosen = []
+        for image, alpha in scenes:
+            env = ActiveEnvironment(image, "sm", alpha, region_size=8)
+            ideal.reset(image)
+            for _ in range(2):
+                top, left = ideal.suggest(env)
+                env.commit(env.try_answer(top, left, env.oracle(top, left)))
+                chosen.append((top, left))
+        ideal.close()
+        if workers == 1:
+            serial = chosen
+    assert chosen == serial
+
+
 def test_cluster_regions_lie_in_distinct_colour_areas():
     image = np.zeros((60, 60, 3))
     image[:, 30:] = [1.0, 0.0, 0.0]

@@ -24,6 +24,7 @@ Every strategy here, like :class:`mattebox.active.policy.LearnedStrategy`, has
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -184,7 +185,7 @@ class IdealStrategy:
     last_errors: dict = field(default_factory=dict, repr=False)
 
     def reset(self, image: np.ndarray) -> None:
-        self._pool = None
+        self.close()  # the workers hold the previous image
         self._shadow = None
 
     def candidates(self, env: ActiveEnvironment) -> list[tuple[int, int, str]]:
@@ -208,8 +209,11 @@ class IdealStrategy:
         if not isinstance(env.solver, str):
             raise InputError("parallel ideal search needs the solver by its registered name, e.g. 'sm'")
         if self._pool is None:
+            # Spawned, not forked: a fork after the solvers' OpenMP threads have started in this
+            # process (any solve here, e.g. the previous image's) kills the child at once.
             self._pool = ProcessPoolExecutor(
-                self.workers, initializer=_init_worker, initargs=(env.image, env.alpha, env.solver, 1)
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker, initargs=(env.image, env.alpha, env.solver, 1)
             )
         chunks = [candidates[i::self.workers] for i in range(self.workers)]
         futures = [self._pool.submit(_evaluate, env.trimap, env.region_size, chunk) for chunk in chunks]
@@ -267,7 +271,7 @@ class IdealStrategy:
     def close(self) -> None:
         if getattr(self, "_pool", None) is not None:
             self._pool.shutdown()
-            self._pool = None
+        self._pool = None
 
 
 def ideal_sequence(env: ActiveEnvironment, steps: int, stride: int = 10, workers: int = 1) -> list:
