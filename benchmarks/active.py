@@ -414,7 +414,14 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     from mattebox.active import baselines
-    from mattebox.active.environment import WORK_SIZE, region_size_for
+    from mattebox.active.environment import (
+        WORK_SIZE,
+        downscaled_solver,
+        get_solver,
+        region_size_for,
+        solve_matte,
+    )
+    from mattebox.metrics import rmse
     from mattebox.active.policy import LearnedStrategy, load_policy
 
     only = set(args.only.split(","))
@@ -560,8 +567,6 @@ def main(argv=None) -> int:
     if "trimap" in only:
         for solver in [sm] + args.reuse_solvers.split(","):
             name = f"trimap_{solver}"
-            from mattebox.active.environment import get_solver, solve_matte
-            from mattebox.metrics import rmse
 
             def trimap_rmse(image_name, image, alpha, trimap, solver=solver, name=name) -> float:
                 value = rmse(solve_matte(image, trimap, get_solver(solver)), alpha)
@@ -577,8 +582,6 @@ def main(argv=None) -> int:
             trimap_rows[f"trimap + {solver}"] = float(np.mean(list(result.values())))
     fast_timing = None
     if "fast" in only:
-        from mattebox.active.environment import downscaled_solver, get_solver
-
         fast_solver = downscaled_solver(get_solver(sm), args.fast_size)
         fast = sequence_block(cache, f"learned_{sm}_solved{args.fast_size}", items,
                               lambda: LearnedStrategy(policy), fast_solver, steps, region, on_policy)
@@ -592,9 +595,6 @@ def main(argv=None) -> int:
             args.random_seeds, fast_solver, steps, region, on_fast)
         rows[f"B3 cluster + {sm} solved at {size} px"] = checkpoint_means(
             cluster_block(cache, f"cluster_{sm}_solved{size}", items, fast_solver, region, on_fast))
-        from mattebox.active.environment import solve_matte
-        from mattebox.metrics import rmse
-
         result = per_image_block(
             cache, f"trimap_{sm}_solved{size}", items, on_fast,
             lambda image_name, image, alpha, trimap: rmse(solve_matte(image, trimap, fast_solver), alpha))
@@ -670,7 +670,7 @@ def main(argv=None) -> int:
               f"each of {extra} more:")
         print(f"  regions from the policy ({region}x{region} = {region * region} pixels each): "
               + " ".join(f"{v:.4f}" for v in mean["regions"]))
-        print(f"  regions the simulated person picks where the matte is worst: "
+        print("  regions the simulated person picks where the matte is worst: "
               + " ".join(f"{v:.4f}" for v in mean["chosen_regions"]))
         print(f"  simulated strokes there (radius 2, <= 40 px long, {np.mean(pixels):.0f} pixels each on "
               f"average): " + " ".join(f"{v:.4f}" for v in mean["strokes"]))

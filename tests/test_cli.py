@@ -1,7 +1,6 @@
 """The command line with good and malformed inputs: exit 2, one clear sentence, nothing written."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -16,7 +16,6 @@ from mattebox.solvers._sampling import (
     BACKGROUND,
     FOREGROUND,
     UNKNOWN,
-    boundary_colour_variance,
     chessboard_distance,
     distortion_sq,
     expand_known_regions,

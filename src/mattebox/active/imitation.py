@@ -29,7 +29,6 @@ from typing import Callable
 import numpy as np
 
 from ..registry import get_method
-from ..trimap import BACKGROUND, FOREGROUND
 from .environment import ActiveEnvironment, location_for, region_size_for, resize_alpha, resize_image
 
 

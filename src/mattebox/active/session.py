@@ -28,7 +28,6 @@ from .. import checks
 from ..errors import InputError
 from ..trimap import LabelledRegion, LabelledStroke, trimap_from_regions
 from .environment import (
-    REGION_SIZE,
     WORK_SIZE,
     ActiveEnvironment,
     Step,
