@@ -5,9 +5,11 @@ Rows (all on the images and ground truths resized to 400 x 400, as the paper doe
 
 * the learned policy (S = 1, mean location) with shared matting ``sm`` in the loop;
 * the baselines of Section 3.1 with ``sm``: B1 ideal sequence (greedy search over region
-  corners on a grid of ``--stride`` pixels, by default on a copy shrunk to 100 x 100 where a
-  solver call costs ~0.1 s instead of 5-10 s; the chosen regions are then answered and solved
-  at 400 x 400), B2 Region-CNN (one network per N), B3 clustering
+  corners on a grid of ``--stride`` pixels, 20 by default, on a copy shrunk to
+  ``--ideal-search`` = 200 px, where a solver call costs a few tens of ms instead of ~0.15 s,
+  in ``--workers`` processes; the chosen regions are then answered and solved at 400 x 400;
+  the strongest of the settings measured, see BENCHMARKS.md), B2 Region-CNN (one network per
+  N), B3 clustering
   (k = N colour/position clusters), B4 random (mean over ``--random-seeds`` seeds);
 * the learned sequence (its regions and answers) re-used with ``cf``, ``knn`` and ``ifm``
   (the paper's Fig. 3d);
@@ -388,11 +390,12 @@ def main(argv=None) -> int:
                              "(PolicyConfig.candidate_retry)")
     parser.add_argument("--solver", default="sm", help="solver in the loop (default sm)")
     parser.add_argument("--reuse-solvers", default="cf,knn,ifm")
-    parser.add_argument("--stride", type=int, default=40, help="B1 grid stride in pixels at 400 px")
-    parser.add_argument("--ideal-search", type=int, default=100,
+    parser.add_argument("--stride", type=int, default=20, help="B1 grid stride in pixels at 400 px")
+    parser.add_argument("--ideal-search", type=int, default=200,
                         help="B1 searches on a copy shrunk to this side (0: at 400 px); the stride "
                              "shrinks with it")
-    parser.add_argument("--workers", type=int, default=1, help="B1 processes")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="B1 processes (default: one per CPU)")
     parser.add_argument("--fast-size", type=int, default=200,
                         help="block 'fast': the learned policy, B3, B4 and the trimap with the "
                              "solver run at this size")
@@ -689,15 +692,19 @@ def plot(rows, reuse_rows, trimap_rows, path: Path, sm: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    # Panel (a) holds a dozen curves: its legend goes beside it, colours come from a 20-colour
+    # cycle so none repeats, and the rows with the solver run on a shrunk copy are dotted.
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5), gridspec_kw={"width_ratios": (1, 1)})
     ax = axes[0]
-    for name, values in rows.items():
+    colours = plt.get_cmap("tab20").colors
+    for i, (name, values) in enumerate(rows.items()):
         xs = list(range(1, len(values) + 1)) if len(values) > len(CHECKPOINTS) else list(CHECKPOINTS)
-        ax.plot(xs, values, marker="o" if len(xs) == len(CHECKPOINTS) else None, label=name)
+        ax.plot(xs, values, marker="o" if len(xs) == len(CHECKPOINTS) else None, label=name,
+                color=colours[(2 * i) % 20 + (2 * i) // 20 % 2], ls=":" if "solved at" in name else "-")
     if f"trimap + {sm}" in trimap_rows:
         ax.axhline(trimap_rows[f"trimap + {sm}"], color="k", ls="--", lw=1, label=f"trimap + {sm}")
     ax.set(xlabel="regions asked", ylabel="mean RMSE", title=f"(a) strategies, {sm} in the loop")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(alpha=0.3)
     ax = axes[1]
     for i, (name, values) in enumerate(reuse_rows.items()):
@@ -714,6 +721,7 @@ def plot(rows, reuse_rows, trimap_rows, path: Path, sm: str) -> None:
     ax.grid(alpha=0.3)
     fig.suptitle("Active matting on alphamatting-dev (9 images, resized to 400x400)")
     fig.tight_layout()
+    fig.subplots_adjust(wspace=0.75)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
 

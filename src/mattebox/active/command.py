@@ -45,8 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes for --policy ideal")
     parser.add_argument("--search-size", type=int, default=None,
                         help="--policy ideal searches on a copy shrunk to this side, stride and "
-                             "regions shrunk with it (e.g. 100 with --stride 40, as the benchmark's "
-                             "B1: about a second per step instead of a minute)")
+                             "regions shrunk with it (e.g. 200 with --stride 20 and --workers 2, as "
+                             "the benchmark's B1: about 5 s per step on two cores, each solver call "
+                             "on a quarter of the pixels)")
     parser.add_argument("--work-size", type=int, default=400,
                         help="side of the square work image (default 400, the paper's)")
     parser.add_argument("--solve-size", type=int, default=None,
