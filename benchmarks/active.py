@@ -424,6 +424,7 @@ def main(argv=None) -> int:
         region_size_for,
         solve_matte,
     )
+    from mattebox.errors import InputError
     from mattebox.metrics import rmse
     from mattebox.active.policy import LearnedStrategy, load_policy
 
@@ -433,6 +434,13 @@ def main(argv=None) -> int:
         raise SystemExit(f"unknown block(s) {', '.join(sorted(unknown))}; choose from {', '.join(BLOCKS)}")
     steps = args.steps
     region = region_size_for(WORK_SIZE)
+    ideal_search = args.ideal_search if 0 < args.ideal_search < WORK_SIZE else None
+    ideal_stride = max(1, round(args.stride * (ideal_search or WORK_SIZE) / WORK_SIZE))
+    if "ideal" in only:  # B1's options are checked now, not after the blocks before it have run
+        try:
+            baselines.IdealStrategy(stride=args.stride, workers=args.workers, search_size=ideal_search)
+        except InputError as error:
+            raise SystemExit(f"B1: {error}")
     items = load_dev(args.data, WORK_SIZE)[:args.limit]
     cache = Cache(args.out, args.force)
     log(f"{len(items)} images from {args.data} at {WORK_SIZE}x{WORK_SIZE}, regions {region}x{region}")
@@ -534,13 +542,11 @@ def main(argv=None) -> int:
         result = per_image_block(cache, f"region_cnn_{sm}", items, on_region_cnn, region_cnn_rmse)
         rows[f"B2 Region-CNN + {sm}"] = checkpoint_means(result)
     if "ideal" in only:
-        search = args.ideal_search if 0 < args.ideal_search < WORK_SIZE else None
-        stride = max(1, round(args.stride * (search or WORK_SIZE) / WORK_SIZE))
-        ideal = sequence_block(cache, f"ideal_stride{args.stride}_search{search or WORK_SIZE}_{sm}", items,
-                               lambda: baselines.IdealStrategy(stride=stride, workers=args.workers,
-                                                               search_size=search),
+        ideal = sequence_block(cache, f"ideal_stride{args.stride}_search{ideal_search or WORK_SIZE}_{sm}", items,
+                               lambda: baselines.IdealStrategy(stride=ideal_stride, workers=args.workers,
+                                                               search_size=ideal_search),
                                sm, steps, region, on_solver)
-        where = f", searched at {search} px" if search else ""
+        where = f", searched at {ideal_search} px" if ideal_search else ""
         rows[f"B1 ideal (stride {args.stride}{where}) + {sm}"] = curve(ideal, steps)
     reuse_rows = {}
     if "reuse" in only:

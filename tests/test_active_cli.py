@@ -59,7 +59,7 @@ def test_ideal_policy_searches_on_a_shrunk_copy(files, capsys):
     assert all(r["region"][0] % 16 == 0 or r["region"][0] == 64 - r["region"][2] for r in lines)
     assert main(["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"),
                  "--policy", "ideal", "--search-size", "4"]) == 2
-    assert "at least 8 pixels" in capsys.readouterr().err
+    assert "search size must be a whole number >= 8 pixels" in capsys.readouterr().err
 
 
 def test_a_person_at_the_terminal_answers_undoes_and_quits(files, monkeypatch, capsys):

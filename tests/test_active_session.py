@@ -320,6 +320,15 @@ def test_ideal_search_on_a_shrunk_copy_never_suggests_a_region_the_person_would_
         env.commit(step)
 
 
+@pytest.mark.parametrize("options, named", [
+    (dict(stride=0), "stride"), (dict(stride=2.5), "stride"), (dict(workers=0), "workers"),
+    (dict(workers=10_000), "workers"), (dict(search_size=4), "search size"),
+])
+def test_the_ideal_search_refuses_bad_options_before_any_work(options, named):
+    with pytest.raises(InputError, match=named):
+        IdealStrategy(**options)
+
+
 def test_a_downscaled_solver_keeps_labels_and_returns_full_size():
     from mattebox.active.environment import downscaled_solver
 

@@ -184,6 +184,20 @@ class IdealStrategy:
     name: str = "ideal"
     last_errors: dict = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        from ..checks import option_number
+
+        self.stride = option_number(self.stride, "the ideal search's stride", minimum=1, whole=True)
+        # More processes than a few per CPU only add start-up time and memory (each holds the image).
+        most = 4 * (os.cpu_count() or 1)
+        self.workers = option_number(self.workers, "the ideal search's workers", minimum=1,
+                                     below=most + 1, whole=True,
+                                     note=f" (this machine has {os.cpu_count() or 1} CPUs)")
+        if self.search_size is not None:
+            self.search_size = option_number(self.search_size, "the ideal search size",
+                                             minimum=8, whole=True, note=" pixels")
+        self._pool = None
+
     def reset(self, image: np.ndarray) -> None:
         self.close()  # the workers hold the previous image
         self._shadow = None

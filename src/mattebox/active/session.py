@@ -58,8 +58,6 @@ def make_strategy(name: str, *, weights: str | Path | None = None, seed: int = 0
 
         return LearnedStrategy(load_policy(weights))
     if name == "ideal":
-        if search_size is not None and search_size < 8:
-            raise InputError(f"the ideal search size must be at least 8 pixels, not {search_size}")
         return baselines.IdealStrategy(stride=stride, workers=workers, search_size=search_size)
     if name == "cluster":
         return baselines.ClusterStrategy(k=steps)
