@@ -32,6 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..checks import option_number
 from ..errors import InputError
 from ..metrics import rmse
 from ..trimap import BACKGROUND, FOREGROUND
@@ -185,8 +186,6 @@ class IdealStrategy:
     last_errors: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        from ..checks import option_number
-
         self.stride = option_number(self.stride, "the ideal search's stride", minimum=1, whole=True)
         # More processes than a few per CPU only add start-up time and memory (each holds the image).
         most = 4 * (os.cpu_count() or 1)
