@@ -5,11 +5,10 @@ Rows (all on the images and ground truths resized to 400 x 400, as the paper doe
 
 * the learned policy (S = 1, mean location) with shared matting ``sm`` in the loop;
 * the baselines of Section 3.1 with ``sm``: B1 ideal sequence (greedy search over region
-  corners on a grid of ``--stride`` pixels, 20 by default, on a copy shrunk to
-  ``--ideal-search`` = 200 px, where a solver call costs a few tens of ms instead of ~0.15 s,
-  in ``--workers`` processes; the chosen regions are then answered and solved at 400 x 400;
-  the strongest of the settings measured, see BENCHMARKS.md), B2 Region-CNN (one network per
-  N), B3 clustering
+  corners on a grid of ``--stride`` pixels, 40 by default, 100 candidates per step, at 400 x
+  400 in ``--workers`` processes; ``--ideal-search`` searches a shrunk copy instead, faster
+  but weaker: see BENCHMARKS.md, "B1 at finer grids"), B2 Region-CNN (one network per N), B3
+  clustering
   (k = N colour/position clusters), B4 random (mean over ``--random-seeds`` seeds);
 * the learned sequence (its regions and answers) re-used with ``cf``, ``knn`` and ``ifm``
   (the paper's Fig. 3d);
@@ -390,8 +389,8 @@ def main(argv=None) -> int:
                              "(PolicyConfig.candidate_retry)")
     parser.add_argument("--solver", default="sm", help="solver in the loop (default sm)")
     parser.add_argument("--reuse-solvers", default="cf,knn,ifm")
-    parser.add_argument("--stride", type=int, default=20, help="B1 grid stride in pixels at 400 px")
-    parser.add_argument("--ideal-search", type=int, default=200,
+    parser.add_argument("--stride", type=int, default=40, help="B1 grid stride in pixels at 400 px")
+    parser.add_argument("--ideal-search", type=int, default=0,
                         help="B1 searches on a copy shrunk to this side (0: at 400 px); the stride "
                              "shrinks with it")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -546,7 +545,7 @@ def main(argv=None) -> int:
                                lambda: baselines.IdealStrategy(stride=ideal_stride, workers=args.workers,
                                                                search_size=ideal_search),
                                sm, steps, region, on_solver)
-        where = f", searched at {ideal_search} px" if ideal_search else ""
+        where = f", searched at {ideal_search or WORK_SIZE} px"
         rows[f"B1 ideal (stride {args.stride}{where}) + {sm}"] = curve(ideal, steps)
     reuse_rows = {}
     if "reuse" in only:

@@ -45,9 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes for --policy ideal")
     parser.add_argument("--search-size", type=int, default=None,
                         help="--policy ideal searches on a copy shrunk to this side, stride and "
-                             "regions shrunk with it (e.g. 200 with --stride 20 and --workers 2, as "
-                             "the benchmark's B1: about 5 s per step on two cores, each solver call "
-                             "on a quarter of the pixels)")
+                             "regions shrunk with it: faster, but its regions help less at the "
+                             "work size (the benchmark's B1 searches at the work size, --stride 40 "
+                             "--workers 2, about 6 s per step on two cores)")
     parser.add_argument("--work-size", type=int, default=400,
                         help="side of the square work image (default 400, the paper's)")
     parser.add_argument("--solve-size", type=int, default=None,
