@@ -5,8 +5,8 @@ Rows (all on the images and ground truths resized to 400 x 400, as the paper doe
 
 * the learned policy (S = 1, mean location) with shared matting ``sm`` in the loop;
 * the baselines of Section 3.1 with ``sm``: B1 ideal sequence (greedy search over region
-  corners on a grid of ``--stride`` pixels, 40 by default, 100 candidates per step, at 400 x
-  400 in ``--workers`` processes; ``--ideal-search`` searches a shrunk copy instead, faster
+  corners on a grid of ``--stride`` pixels, 20 by default, up to 400 candidates per step, at
+  400 x 400 in ``--workers`` processes (about an hour on two cores); ``--ideal-search`` searches a shrunk copy instead, faster
   but weaker: see BENCHMARKS.md, "B1 at finer grids"), B2 Region-CNN (one network per N), B3
   clustering
   (k = N colour/position clusters), B4 random (mean over ``--random-seeds`` seeds);
@@ -389,7 +389,7 @@ def main(argv=None) -> int:
                              "(PolicyConfig.candidate_retry)")
     parser.add_argument("--solver", default="sm", help="solver in the loop (default sm)")
     parser.add_argument("--reuse-solvers", default="cf,knn,ifm")
-    parser.add_argument("--stride", type=int, default=40, help="B1 grid stride in pixels at 400 px")
+    parser.add_argument("--stride", type=int, default=20, help="B1 grid stride in pixels at 400 px")
     parser.add_argument("--ideal-search", type=int, default=0,
                         help="B1 searches on a copy shrunk to this side (0: at 400 px); the stride "
                              "shrinks with it")

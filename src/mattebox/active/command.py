@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--search-size", type=int, default=None,
                         help="--policy ideal searches on a copy shrunk to this side, stride and "
                              "regions shrunk with it: faster, but its regions help less at the "
-                             "work size (the benchmark's B1 searches at the work size, --stride 40 "
-                             "--workers 2, about 6 s per step on two cores)")
+                             "work size (the benchmark's B1 searches at the work size, --stride 20 "
+                             "--workers 2, about 20 s per step on two cores)")
     parser.add_argument("--work-size", type=int, default=400,
                         help="side of the square work image (default 400, the paper's)")
     parser.add_argument("--solve-size", type=int, default=None,
