@@ -6,10 +6,10 @@ Rows (all on the images and ground truths resized to 400 x 400, as the paper doe
 * the learned policy (S = 1, mean location) with shared matting ``sm`` in the loop;
 * the baselines of Section 3.1 with ``sm``: B1 ideal sequence (greedy search over region
   corners on a grid of ``--stride`` pixels, 20 by default, up to 400 candidates per step, at
-  400 x 400 in ``--workers`` processes (about an hour on two cores); ``--ideal-search`` searches a shrunk copy instead, faster
-  but weaker: see BENCHMARKS.md, "B1 at finer grids"), B2 Region-CNN (one network per N), B3
-  clustering
-  (k = N colour/position clusters), B4 random (mean over ``--random-seeds`` seeds);
+  400 x 400 in ``--workers`` processes, about an hour on two cores; ``--ideal-search`` searches
+  a shrunk copy instead, faster but weaker: see BENCHMARKS.md, "B1 at finer grids"), B2
+  Region-CNN (one network per N), B3 clustering (k = N colour/position clusters), B4 random
+  (mean over ``--random-seeds`` seeds);
 * the learned sequence (its regions and answers) re-used with ``cf``, ``knn`` and ``ifm``
   (the paper's Fig. 3d);
 * the cells the learned policy chooses among (``PolicyConfig.candidates``, coarse-to-fine
@@ -541,12 +541,12 @@ def main(argv=None) -> int:
         result = per_image_block(cache, f"region_cnn_{sm}", items, on_region_cnn, region_cnn_rmse)
         rows[f"B2 Region-CNN + {sm}"] = checkpoint_means(result)
     if "ideal" in only:
-        ideal = sequence_block(cache, f"ideal_stride{args.stride}_search{ideal_search or WORK_SIZE}_{sm}", items,
+        searched = ideal_search or WORK_SIZE
+        ideal = sequence_block(cache, f"ideal_stride{args.stride}_search{searched}_{sm}", items,
                                lambda: baselines.IdealStrategy(stride=ideal_stride, workers=args.workers,
                                                                search_size=ideal_search),
                                sm, steps, region, on_solver)
-        where = f", searched at {ideal_search or WORK_SIZE} px"
-        rows[f"B1 ideal (stride {args.stride}{where}) + {sm}"] = curve(ideal, steps)
+        rows[f"B1 ideal (stride {args.stride}, searched at {searched} px) + {sm}"] = curve(ideal, steps)
     reuse_rows = {}
     if "reuse" in only:
         for solver in args.reuse_solvers.split(","):
@@ -699,7 +699,7 @@ def plot(rows, reuse_rows, trimap_rows, path: Path, sm: str) -> None:
 
     # Panel (a) holds a dozen curves: its legend goes beside it, colours come from a 20-colour
     # cycle so none repeats, and the rows with the solver run on a shrunk copy are dotted.
-    fig, axes = plt.subplots(1, 2, figsize=(15, 5), gridspec_kw={"width_ratios": (1, 1)})
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5))
     ax = axes[0]
     colours = plt.get_cmap("tab20").colors
     for i, (name, values) in enumerate(rows.items()):
