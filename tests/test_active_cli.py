@@ -41,16 +41,38 @@ def test_oracle_run_prints_one_json_line_per_step(files, capsys):
 
 def test_oracle_ideal_policy_never_raises_the_error_much(files, capsys):
     code = main(["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"), "--steps", "3",
-                 "--policy", "ideal", "--stride", "8", "--work-size", "48", "--json"])
+                 "--policy", "ideal", "--stride", "8", "--workers", "1", "--work-size", "48", "--json"])
     assert code == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert all(r["answer"] != "skip" for r in lines)  # B1 only picks answerable regions
     assert lines[-1]["rmse"] < 0.5  # better than the all-0.5 start
 
 
+def test_ideal_policy_defaults_to_the_benchmarks_search(files, capsys, monkeypatch):
+    """Without --stride / --workers the CLI's B1 is the benchmark's: a 20 px grid, one process per CPU."""
+    from mattebox.active import baselines
+
+    made = []
+    real = baselines.IdealStrategy
+
+    def record(**options):
+        made.append(options)
+        return real(**{**options, "workers": 1})  # one process: the options are what is tested
+
+    monkeypatch.setattr(baselines, "IdealStrategy", record)
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    assert main(["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"), "--steps", "1",
+                 "--policy", "ideal", "--work-size", "48", "--json"]) == 0
+    assert made == [{"stride": 20, "workers": 3, "search_size": None}]
+    made.clear()
+    assert main(["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"), "--steps", "1",
+                 "--policy", "ideal", "--work-size", "48", "--stride", "8", "--workers", "2"]) == 0
+    assert made == [{"stride": 8, "workers": 2, "search_size": None}]
+
+
 def test_ideal_policy_searches_on_a_shrunk_copy(files, capsys):
     code = main(["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"), "--steps", "3",
-                 "--policy", "ideal", "--stride", "16", "--work-size", "64", "--search-size", "32",
+                 "--policy", "ideal", "--stride", "16", "--workers", "1", "--work-size", "64", "--search-size", "32",
                  "--json"])
     assert code == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
