@@ -157,8 +157,9 @@ def test_preview_guided_filter_keeps_a_linear_function_of_the_guide():
     np.testing.assert_allclose(guided_filter(guide, source, 2, 1e-8), source, atol=1e-4)
 
 
-def test_knn_tree_query_is_exact():
-    from mattebox.solvers.knn import LEAF_SIZE, _build_tree, _query_tree
+def test_kd_tree_query_is_exact():
+    from mattebox.solvers.knn import LEAF_SIZE
+    from mattebox.solvers.neighbours import build_tree, query_tree
 
     rng = np.random.default_rng(4)
     points = rng.random((3000, 5))
@@ -166,7 +167,7 @@ def test_knn_tree_query_is_exact():
     queries = np.ascontiguousarray(points[::3] + rng.normal(0, 0.01, points[::3].shape))
     bounds = np.full(len(queries), np.inf)
     bounds[::7] = 0.05  # some queries report only points strictly closer than a bound
-    found, found_d = _query_tree(_build_tree(points, LEAF_SIZE), queries, 8, bounds)
+    found, found_d = query_tree(build_tree(points, LEAF_SIZE), queries, 8, bounds)
     exact = ((queries[:, None, :] - points[None, :, :]) ** 2).sum(-1)
     for q in range(len(queries)):
         nearest = np.sort(exact[q])[:8]
