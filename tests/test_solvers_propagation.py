@@ -178,6 +178,28 @@ def test_kd_tree_query_is_exact():
         assert np.allclose(exact[q, found[q][listed]], found_d[q][listed])
 
 
+def test_morton_order_follows_the_interleaved_bits():
+    from mattebox.solvers.neighbours import morton_order
+
+    rng = np.random.default_rng(7)
+    points = rng.random((2000, 5))
+    points[500:520] = points[3]  # equal codes keep their index order
+    # reference: quantise each coordinate to 12 bits, interleave bit by bit, first coordinate
+    # most significant, as Python integers
+    low, span = points.min(0), points.max(0) - points.min(0)
+    cells = np.minimum(((points - low) / span * 4096).astype(np.int64), 4095)
+    codes = []
+    for row in cells:
+        code = 0
+        for bit in range(11, -1, -1):
+            for value in row:
+                code = (code << 1) | ((int(value) >> bit) & 1)
+        codes.append(code)
+    expected = sorted(range(len(codes)), key=lambda i: (codes[i], i))
+    assert morton_order(points).tolist() == expected
+    assert morton_order(np.zeros((4, 3))).tolist() == [0, 1, 2, 3]  # all equal: no division by 0
+
+
 def test_random_walk_system_matches_a_dense_build():
     from mattebox.solvers.random_walk import WEIGHT_FLOOR, random_walk_system
 

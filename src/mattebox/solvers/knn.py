@@ -62,13 +62,13 @@ def _candidate_known(features, unknown_mask, k, colour_order):
     colour-only ones), and the nearest unknown pixel is searched only within that bound.
     """
     order = morton_order(features) if colour_order else np.arange(features.shape[0])
-    bound = order_bound(features, order, k, 2 * k)
+    bound = order_bound(features, order, k, k)  # a reach of k: the fastest of k / 2, k, 2k, 4k
     known = np.flatnonzero(~unknown_mask)
     unknown_points = np.ascontiguousarray(features[unknown_mask])
     tree = build_tree(unknown_points, LEAF_SIZE)
     # Slightly widened bound: ties at exactly the k-th distance may go either way.
     found, _ = query_tree(tree, np.ascontiguousarray(features[known]), 1,
-                           bound[known] * (1 + 1e-9) + 1e-18)
+                          bound[known] * (1 + 1e-9) + 1e-18)
     return known[found[:, 0] >= 0]
 
 
@@ -91,7 +91,7 @@ def knn_neighbours(image: np.ndarray, trimap: np.ndarray, n_neighbors=(20, 10),
             queries = np.union1d(unknown, candidates)
         tree = build_tree(features, LEAF_SIZE)
         neighbours, _ = query_tree(tree, np.ascontiguousarray(features[queries]), k,
-                                    np.full(queries.size, np.inf))
+                                   np.full(queries.size, np.inf))
         sets.append((queries, neighbours, features))
     return sets
 

@@ -185,14 +185,28 @@ def order_bound(points, order, k, reach):
     return bound
 
 
+@njit(cache=True, parallel=True)
+def _morton_codes(points, low, span, bits):
+    """Z-order code of each point: its coordinates quantised to ``bits`` bits each over
+    [low, low + span], the bits interleaved from the most significant down, first
+    coordinate first."""
+    n, dims = points.shape
+    top = 2**bits - 1
+    codes = np.empty(n, dtype=np.uint64)
+    for i in prange(n):
+        code = np.uint64(0)
+        for bit in range(bits - 1, -1, -1):
+            for d in range(dims):
+                cell = min(np.uint64((points[i, d] - low[d]) / span[d] * 2.0**bits), np.uint64(top))
+                code = (code << np.uint64(1)) | ((cell >> np.uint64(bit)) & np.uint64(1))
+        codes[i] = code
+    return codes
+
+
 def morton_order(points: np.ndarray) -> np.ndarray:
-    """Points sorted along a Z-order curve of their (quantised) coordinates."""
+    """Points sorted along a Z-order curve of their (quantised, 12 bits per coordinate)
+    coordinates; ties keep their index order."""
     low = points.min(axis=0)
     span = np.maximum(points.max(axis=0) - low, 1e-12)
-    bits = 12
-    cells = np.minimum(((points - low) / span * (2**bits)).astype(np.uint64), 2**bits - 1)
-    code = np.zeros(points.shape[0], dtype=np.uint64)
-    for bit in range(bits - 1, -1, -1):
-        for d in range(points.shape[1]):
-            code = (code << np.uint64(1)) | ((cells[:, d] >> np.uint64(bit)) & np.uint64(1))
-    return np.argsort(code, kind="stable")
+    codes = _morton_codes(np.ascontiguousarray(points, dtype=np.float64), low, span, 12)
+    return np.argsort(codes, kind="stable")
