@@ -434,7 +434,7 @@ def main(argv=None) -> int:
     steps = args.steps
     region = region_size_for(WORK_SIZE)
     ideal_search = args.ideal_search if 0 < args.ideal_search < WORK_SIZE else None
-    ideal_stride = max(1, round(args.stride * (ideal_search or WORK_SIZE) / WORK_SIZE))
+    ideal_stride = baselines.search_stride(args.stride, ideal_search, WORK_SIZE)
     if "ideal" in only:  # B1's options are checked now, not after the blocks before it have run
         try:
             baselines.IdealStrategy(stride=args.stride, workers=args.workers, search_size=ideal_search)

@@ -150,6 +150,12 @@ def candidate_corners(shape: Sequence[int], size: int, stride: int) -> list[tupl
 _WORKER: dict = {}
 
 
+def search_stride(stride: int, search_size: int | None, work_size: int) -> int:
+    """The grid stride of an ideal search on a copy shrunk to ``search_size`` (None: not
+    shrunk) for a ``stride`` given in pixels of the ``work_size`` image."""
+    return stride if search_size is None else max(1, round(stride * search_size / work_size))
+
+
 def _init_worker(image: np.ndarray, alpha: np.ndarray, solver: str, threads: int) -> None:
     os.environ.setdefault("NUMBA_NUM_THREADS", str(threads))
     _WORKER.update(image=image, alpha=alpha, solve=get_solver(solver))

@@ -106,15 +106,14 @@ def write_preview(path: Path, session, region: tuple[int, int, int] | None) -> P
 
 def _session(args):
     from ..io import read_alpha, read_image
+    from .baselines import search_stride
     from .session import ActiveSession
 
     if args.work_size < 32:
         raise InputError(f"--work-size must be at least 32 pixels, not {args.work_size}")
     if args.stride < 1:
         raise InputError(f"--stride must be at least 1 pixel, not {args.stride}")
-    stride = args.stride
-    if args.search_size is not None:  # the stride is given at the work size; search in kind
-        stride = max(1, round(args.stride * args.search_size / args.work_size))
+    stride = search_stride(args.stride, args.search_size, args.work_size)
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     options = dict(seed=args.seed, stride=stride, workers=workers, weights=args.weights,
                    steps=args.steps or 20, search_size=args.search_size)
