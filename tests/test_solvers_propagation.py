@@ -157,6 +157,64 @@ def test_preview_guided_filter_keeps_a_linear_function_of_the_guide():
     np.testing.assert_allclose(guided_filter(guide, source, 2, 1e-8), source, atol=1e-4)
 
 
+def _tree_walk(tree):
+    """A k-d tree as its point order and its nodes in depth-first order, free of node numbers."""
+    order, start, stop, left, right, low, high, ordered = tree
+    nodes, stack = [], [0]
+    while stack:
+        node = stack.pop()
+        nodes.append((start[node], stop[node], tuple(low[node]), tuple(high[node]), left[node] < 0))
+        if left[node] >= 0:
+            stack += [right[node], left[node]]
+    return order, nodes, ordered
+
+
+def _crowded_points(size, rng):
+    """Points crowding towards 0 along one axis (1.2 ** -i): each split cuts off a few, so the
+    tree is hundreds of levels deep, its leaves hold a point or two, and it needs far more
+    nodes than usual, more than the blocks a build starts with."""
+    points = rng.random((size, 3)) * 1e-300
+    points[:, 0] = 1.2 ** -np.arange(size)
+    return points
+
+
+def test_kd_tree_query_is_exact_on_a_deep_tree():
+    from mattebox.solvers.neighbours import build_tree, query_tree
+
+    points = _crowded_points(3000, np.random.default_rng(3))
+    tree = build_tree(points, 12)
+    assert len(tree[1]) > 2 * (3000 // 6 + 1) + 1  # more nodes than a first guess
+    queries = np.ascontiguousarray(points[::2])
+    found, found_d = query_tree(tree, queries, 4, np.full(len(queries), np.inf))
+    distances = ((queries[:, None, :] - points[None, :, :]) ** 2).sum(-1)
+    assert np.array_equal(found_d, np.sort(distances, axis=1)[:, :4])
+    assert np.array_equal(np.take_along_axis(distances, found, axis=1), found_d)
+
+
+@pytest.mark.parametrize("size", [5, 40, 5000, -3000])
+def test_kd_tree_is_the_same_on_any_number_of_threads(size):
+    from mattebox.solvers.neighbours import _build_tree
+
+    rng = np.random.default_rng(abs(size))
+    if size > 0:
+        points = rng.random((size, 5)) ** 3  # skewed, so that the subtrees differ in size
+        points[size // 3: size // 2] = points[0]  # a block of equal points: one large leaf
+    else:
+        size = -size
+        points = _crowded_points(size, rng)
+    walks = [_tree_walk(_build_tree(points, 12, threads)) for threads in (1, 2, 3, 16)]
+    for order, nodes, ordered in walks[1:]:
+        assert np.array_equal(order, walks[0][0])
+        assert nodes == walks[0][1]
+        assert np.array_equal(ordered, points[order])
+    order, nodes, _ = walks[0]
+    assert sorted(order) == list(range(size))
+    for a, b, low, high, leaf in nodes:  # every box holds exactly its points, tightly
+        inside = points[order[a:b]]
+        assert np.array_equal(inside.min(axis=0), low) and np.array_equal(inside.max(axis=0), high)
+        assert leaf or b - a > 12
+
+
 def test_kd_tree_query_is_exact():
     from mattebox.solvers.knn import LEAF_SIZE
     from mattebox.solvers.neighbours import build_tree, query_tree

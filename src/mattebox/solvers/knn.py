@@ -88,7 +88,9 @@ def knn_neighbours(image: np.ndarray, trimap: np.ndarray, n_neighbors=(20, 10),
         queries = unknown
         if unknown.size < size:
             candidates = _candidate_known(features, unknown_mask, k, weight < COLOUR_ONLY)
-            queries = np.union1d(unknown, candidates)
+            wanted = unknown_mask.copy()
+            wanted[candidates] = True
+            queries = np.flatnonzero(wanted)  # sorted, as np.union1d, without its sort
         tree = build_tree(features, LEAF_SIZE)
         neighbours, _ = query_tree(tree, np.ascontiguousarray(features[queries]), k,
                                    np.full(queries.size, np.inf))
