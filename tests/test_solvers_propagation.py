@@ -215,9 +215,13 @@ def test_kd_tree_is_the_same_on_any_number_of_threads(size):
         assert leaf or b - a > 12
 
 
-def test_kd_tree_query_is_exact():
+@pytest.mark.parametrize("z_order_from", [0, 10**9])  # queries answered in Z / given order
+def test_kd_tree_query_is_exact(z_order_from, monkeypatch):
+    from mattebox.solvers import neighbours
     from mattebox.solvers.knn import LEAF_SIZE
     from mattebox.solvers.neighbours import build_tree, query_tree
+
+    monkeypatch.setattr(neighbours, "Z_ORDER_QUERIES", z_order_from)
 
     rng = np.random.default_rng(4)
     points = rng.random((3000, 5))

@@ -279,12 +279,33 @@ def _box_distance(query, low, high, node):
     return s
 
 
-@njit(cache=True, parallel=True)
-def query_tree(tree, queries, k, bounds):
-    """Indices and squared distances of the k nearest points to each query (exact).
+#: From this many queries on, :func:`query_tree` answers them in Z order.
+Z_ORDER_QUERIES = 4096
 
-    ``bounds`` (squared): only points strictly closer are reported; slots left empty hold -1.
+
+def query_tree(tree: tuple, queries: np.ndarray, k: int, bounds: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and squared distances of the k nearest points of ``tree`` (:func:`build_tree`)
+    to each of the ``queries`` (Q x dims), exact, nearest first.
+
+    ``bounds`` (Q, squared): only points strictly closer are reported; slots left empty hold
+    -1. Many queries are answered in Z order of their coordinates (:func:`morton_order`), so
+    that queries answered one after the other walk the same nodes while they are in cache;
+    each is answered on its own, so the result is the same in any order (ours; 0.87x / 0.72x
+    the time of raster order on the two neighbour sets of knn at 4K, BENCHMARKS.md).
     """
+    queries = np.ascontiguousarray(queries, dtype=np.float64)
+    bounds = np.ascontiguousarray(bounds, dtype=np.float64)
+    if queries.shape[0] >= Z_ORDER_QUERIES:
+        visit = morton_order(queries)
+    else:
+        visit = np.arange(queries.shape[0])
+    return _query_tree(tree, queries, int(k), bounds, visit)
+
+
+@njit(cache=True, parallel=True)
+def _query_tree(tree, queries, k, bounds, visit):
+    """:func:`query_tree`, the queries answered in the order ``visit`` (a permutation)."""
     order, start, stop, left, right, low, high, points = tree
     count = queries.shape[0]
     found = np.full((count, k), -1, dtype=np.int64)
@@ -300,7 +321,8 @@ def query_tree(tree, queries, k, bounds):
     for c in prange((count + chunk - 1) // chunk):
         stack = np.empty(deepest + 2, dtype=np.int64)
         stack_d = np.empty(deepest + 2)
-        for q in range(c * chunk, min(count, (c + 1) * chunk)):
+        for r in range(c * chunk, min(count, (c + 1) * chunk)):
+            q = visit[r]
             query = queries[q]
             best = found_d[q]
             index = found[q]
