@@ -86,9 +86,8 @@ def nearest_neighbors(
     """
     points = features if candidates.size == features.shape[0] else features[candidates]
     found = min(k if disjoint else k + 1, candidates.size)
-    tree = build_tree(np.ascontiguousarray(points), TREE_LEAF_SIZE)
-    local, _ = query_tree(tree, np.ascontiguousarray(features[queries]), found,
-                          np.full(queries.size, np.inf))
+    tree = build_tree(points, TREE_LEAF_SIZE)
+    local, _ = query_tree(tree, features[queries], found, np.full(queries.size, np.inf))
     neighbours = candidates[local]
     if found == k:  # no spare column: no query can be among its neighbours
         return neighbours

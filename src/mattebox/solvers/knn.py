@@ -64,11 +64,9 @@ def _candidate_known(features, unknown_mask, k, colour_order):
     order = morton_order(features) if colour_order else np.arange(features.shape[0])
     bound = order_bound(features, order, k, k)  # a reach of k: the fastest of k / 2, k, 2k, 4k
     known = np.flatnonzero(~unknown_mask)
-    unknown_points = np.ascontiguousarray(features[unknown_mask])
-    tree = build_tree(unknown_points, LEAF_SIZE)
+    tree = build_tree(features[unknown_mask], LEAF_SIZE)
     # Slightly widened bound: ties at exactly the k-th distance may go either way.
-    found, _ = query_tree(tree, np.ascontiguousarray(features[known]), 1,
-                          bound[known] * (1 + 1e-9) + 1e-18)
+    found, _ = query_tree(tree, features[known], 1, bound[known] * (1 + 1e-9) + 1e-18)
     return known[found[:, 0] >= 0]
 
 
@@ -92,8 +90,7 @@ def knn_neighbours(image: np.ndarray, trimap: np.ndarray, n_neighbors=(20, 10),
             wanted[candidates] = True
             queries = np.flatnonzero(wanted)  # sorted, as np.union1d, without its sort
         tree = build_tree(features, LEAF_SIZE)
-        neighbours, _ = query_tree(tree, np.ascontiguousarray(features[queries]), k,
-                                   np.full(queries.size, np.inf))
+        neighbours, _ = query_tree(tree, features[queries], k, np.full(queries.size, np.inf))
         sets.append((queries, neighbours, features))
     return sets
 

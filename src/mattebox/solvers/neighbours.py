@@ -133,10 +133,34 @@ def _grow(points, order, leaf_size, root, free, limit, start, stop, left, right,
     return free
 
 
+@njit(cache=True)
+def _grow_subtree(points, order, leaf_size, root, free, limit, start, stop, left, right, low, high,
+                  boxed):
+    """:func:`_grow` the whole subtree under ``root`` in node numbers [free, limit); returns the
+    next free number, or -1 with ``order`` over the root's range as it was if it did not fit."""
+    a, b = start[root], stop[root]
+    saved = order[a:b].copy()
+    left[root] = right[root] = -1
+    grown = _grow(points, order, leaf_size, root, free, limit, start, stop, left, right, low,
+                  high, boxed, -1, 0, np.zeros(1, dtype=np.int64))
+    if grown < 0:
+        order[a:b] = saved
+    return grown
+
+
+@njit(cache=True)
+def _with_room(start, stop, left, right, low, high, boxed, size):
+    """The node arrays with room for ``size`` nodes (new leaves: left / right -1)."""
+    return (_grown(start, size, 0), _grown(stop, size, 0), _grown(left, size, -1),
+            _grown(right, size, -1), _grown(low, size, 0.0), _grown(high, size, 0.0),
+            _grown(boxed, size, False))
+
+
 def build_tree(points: np.ndarray, leaf_size: int) -> tuple:
     """k-d tree of ``points`` (N x dims, float64) with leaves of at most ``leaf_size`` points
     (more only where points are equal): see :func:`_build_tree`."""
-    return _build_tree(points, leaf_size, get_num_threads())
+    return _build_tree(np.ascontiguousarray(points, dtype=np.float64), int(leaf_size),
+                       get_num_threads())
 
 
 @njit(cache=True)
@@ -192,9 +216,8 @@ def _build_tree(points, leaf_size, threads):
     for s in range(count):
         first[s] = end
         end += _node_guess(stop[subtrees[s]] - start[subtrees[s]], leaf_size)
-    start, stop = _grown(start, end, 0), _grown(stop, end, 0)
-    left, right = _grown(left, end, -1), _grown(right, end, -1)
-    low, high, boxed = _grown(low, end, 0.0), _grown(high, end, 0.0), _grown(boxed, end, False)
+    start, stop, left, right, low, high, boxed = _with_room(start, stop, left, right, low, high,
+                                                            boxed, end)
     limit = np.empty(count, dtype=np.int64)
     limit[:count - 1] = first[1:]
     if count > 0:
@@ -207,42 +230,24 @@ def _build_tree(points, leaf_size, threads):
         least = np.argmin(load)
         share_of[s] = least
         load[least] += stop[subtrees[s]] - start[subtrees[s]]
-    used = np.zeros(count, dtype=np.int64)
+    grown = np.zeros(count, dtype=np.int64)
     for share in prange(shares):
-        unused = np.zeros(1, dtype=np.int64)
         for s in range(count):
-            if share_of[s] != share:
-                continue
-            a, b = start[subtrees[s]], stop[subtrees[s]]
-            saved = order[a:b].copy()
-            grown = _grow(points, order, leaf_size, subtrees[s], first[s], limit[s], start, stop,
-                          left, right, low, high, boxed, -1, 0, unused)
-            if grown < 0:
-                order[a:b] = saved  # as it was, for the second try below
-                used[s] = -1
-            else:
-                used[s] = grown - first[s]
+            if share_of[s] == share:
+                grown[s] = _grow_subtree(points, order, leaf_size, subtrees[s], first[s], limit[s],
+                                         start, stop, left, right, low, high, boxed)
     # Second tries, one subtree at a time, each in a new block at the end, doubled until it fits.
-    unused = np.zeros(1, dtype=np.int64)
     for s in range(count):
         block = 2 * (limit[s] - first[s])
-        while used[s] < 0:
-            a, b = start[subtrees[s]], stop[subtrees[s]]
-            saved = order[a:b].copy()
+        while grown[s] < 0:
             first[s] = end
             end += block
-            start, stop = _grown(start, end, 0), _grown(stop, end, 0)
-            left, right = _grown(left, end, -1), _grown(right, end, -1)
-            low, high, boxed = _grown(low, end, 0.0), _grown(high, end, 0.0), _grown(boxed, end, False)
-            left[subtrees[s]] = -1
-            right[subtrees[s]] = -1
-            grown = _grow(points, order, leaf_size, subtrees[s], first[s], end, start, stop, left,
-                          right, low, high, boxed, -1, 0, unused)
-            if grown < 0:
-                order[a:b] = saved
-                block *= 2
-            else:
-                used[s] = grown - first[s]
+            block *= 2
+            start, stop, left, right, low, high, boxed = _with_room(start, stop, left, right, low,
+                                                                    high, boxed, end)
+            grown[s] = _grow_subtree(points, order, leaf_size, subtrees[s], first[s], end, start,
+                                     stop, left, right, low, high, boxed)
+    used = grown - first
     # Renumber: the top nodes keep their numbers, the blocks follow one another.
     nodes = top + used.sum()
     keep = np.empty(nodes, dtype=np.int64)
