@@ -196,7 +196,7 @@ def test_help_lists_examples(capsys):
     ("sm", "rays=abc", "option rays of 'sm' must be a number"),
     ("sm", "confidence_lambda=nan", "must be a finite number"),
     ("sm", "smoothing_window=inf", "must be a finite number"),
-    ("cf", "epsilon=-1", "epsilon must be a finite number > 0"),
+    ("cf", "epsilon=-1", "epsilon must be a finite number >= 1e-12"),
     ("cf", "linear_solver='foo'", "linear_solver must be one of"),
     ("knn", "n_neighbors=5", "n_neighbors and spatial_weights must be sequences"),
     ("knn", "n_neighbors=(100000,10)", "is too many"),

@@ -59,3 +59,32 @@ def test_split_solves_do_not_depend_on_the_thread_count(monkeypatch, solver):
     assert np.array_equal(single, double)
     unknown = trimap == 0.5
     assert np.abs(single - alpha)[unknown].mean() < 0.05
+
+
+def test_a_column_stored_twice_adds_up_in_the_incomplete_factor():
+    """A CSR matrix may hold one (row, column) entry in several pieces, as scipy allows; the
+    factor must read their sum and write nowhere past its arrays (it once wrote each piece to
+    its own slot of an n-long buffer)."""
+    canonical = _laplacian_2d(12) + scipy.sparse.identity(144, format="csr")
+    halves = scipy.sparse.csr_matrix(_duplicated(canonical), shape=canonical.shape)
+    assert halves.nnz == 2 * canonical.nnz
+    rhs = np.random.default_rng(2).random(144)
+    expected = linear.solve_spd(canonical, rhs, method="ichol", tol=1e-10)
+    got = linear.solve_spd(halves, rhs, method="ichol", tol=1e-10)
+    np.testing.assert_allclose(got, expected, atol=1e-8)
+    one = linear.incomplete_cholesky(linear._unit_diagonal(canonical)[0])
+    two = linear.incomplete_cholesky(linear._unit_diagonal(halves)[0])
+    for a, b in zip(one[0] + one[1], two[0] + two[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def _duplicated(matrix):
+    """(data, indices, indptr) of ``matrix`` (CSR) with every stored entry split in two halves
+    stored one after the other in its row (scipy keeps such duplicates as they are given)."""
+    return np.repeat(matrix.data / 2, 2), np.repeat(matrix.indices, 2), matrix.indptr * 2
+
+
+def test_solve_spd_refuses_a_matrix_with_a_zero_diagonal():
+    matrix = scipy.sparse.csr_matrix((3, 3))
+    with pytest.raises(ValueError, match="positive definite"):
+        linear.solve_spd(matrix, np.ones(3), method="cg")

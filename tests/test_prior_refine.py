@@ -83,3 +83,14 @@ def test_nothing_unknown_returns_the_trimap():
     image, alpha, _, _, trimap = make_composite(24, 32)
     known = (trimap > 0.5).astype(float)
     assert np.array_equal(refine_alpha_laplacian(image, known, alpha), known)
+
+
+def test_refine_rejects_a_regulariser_or_radius_it_cannot_use():
+    image = np.zeros((8, 8, 3))
+    trimap = np.full((8, 8), 0.5)
+    trimap[:, 0], trimap[:, -1] = 0.0, 1.0
+    prior = np.full((8, 8), 0.5)
+    with pytest.raises(InputError, match="epsilon"):
+        refine_alpha_laplacian(image, trimap, prior, epsilon=0.0)
+    with pytest.raises(InputError, match="radius"):
+        refine_alpha_laplacian(image, trimap, prior, radius=0)

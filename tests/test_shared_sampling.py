@@ -403,6 +403,17 @@ def test_nearest_of_class_at_is_exact_with_raster_order_ties():
     assert (nearest_of_class_at(np.zeros((5, 6), np.uint8), 1, np.arange(30)) == -1).all()
 
 
+def test_nearest_pixel_of_a_class_farther_than_32768_pixels_is_found():
+    """A squared distance above 2 ** 30 (a class more than 32,768 pixels away, as on a wide
+    panorama's row) once counted as "none": the index -1 then read the last pixel instead."""
+    from mattebox.solvers._sampling import nearest_of_class_at
+
+    labels = np.full((1, 40000), UNKNOWN, dtype=np.uint8)
+    labels[0, 0] = FOREGROUND
+    assert (nearest_of_class(labels, FOREGROUND) == 0).all()
+    assert (nearest_of_class_at(labels, FOREGROUND, np.array([5, 32768, 32769, 39999])) == 0).all()
+
+
 def test_label_spans_cover_each_unknown_pixel_once():
     labels = np.array([[2, 2, 0, 2], [0, 0, 0, 0], [2, 1, 2, 2]], dtype=np.uint8)
     spans = label_spans(labels, UNKNOWN)

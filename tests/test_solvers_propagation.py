@@ -191,6 +191,22 @@ def test_kd_tree_query_is_exact_on_a_deep_tree():
     assert np.array_equal(np.take_along_axis(distances, found, axis=1), found_d)
 
 
+def test_kd_tree_refuses_what_it_cannot_answer():
+    from mattebox.solvers.neighbours import build_tree, order_bound, query_tree
+
+    points = np.random.default_rng(5).random((50, 3))
+    tree = build_tree(points, 12)
+    with pytest.raises(ValueError, match="at least 1"):
+        query_tree(tree, points, 0, np.full(50, np.inf))
+    with pytest.raises(ValueError, match="at least 1"):
+        order_bound(points, np.arange(50), 0, 4)
+    for far in (np.inf, np.nan, 1e200):  # a squared distance would not be finite
+        spread = points.copy()
+        spread[7, 1] = far
+        with pytest.raises(ValueError, match="overflow"):
+            build_tree(spread, 12)
+
+
 @pytest.mark.parametrize("size", [5, 40, 5000, -3000])
 def test_kd_tree_is_the_same_on_any_number_of_threads(size):
     from mattebox.solvers.neighbours import _build_tree
@@ -291,6 +307,44 @@ def test_random_walk_rejects_bad_options():
         estimate_alpha_rw(image, trimap, sigma=0.0)
     with pytest.raises(InputError, match="radius"):
         estimate_alpha_rw(image, trimap, radius=0)
+
+
+@pytest.mark.parametrize("method, options, name", [
+    ("cf", {"epsilon": 1e-300}, "epsilon"), ("lbdm", {"regulariser": 1e-16}, "regulariser"),
+    ("lkm", {"epsilon": 1e-300}, "epsilon"), ("ifm", {"epsilon": 1e-300}, "epsilon"),
+    ("rw", {"sigma": 1e-300}, "sigma"), ("ifm", {"ku_xy": 1e7}, "ku_xy"),
+    ("knn", {"spatial_weights": (1e200, 0.1)}, "spatial_weights"),
+    ("global", {"epsilon": 1e-300}, "epsilon"),
+])
+def test_options_beyond_float64_get_a_clear_error(method, options, name):
+    """Options that pass as numbers but overflow or underflow inside the solver (a window's
+    determinant, 1 / sigma ** 2, squared feature distances) are refused up front."""
+    from mattebox.registry import get_method
+
+    image, _, _, _, trimap = make_composite(12, 12)
+    with pytest.raises(InputError, match=name):
+        get_method(method).fn(image, trimap, **options)
+
+
+@pytest.mark.parametrize("method", ["cf", "lbdm", "lkm"])
+def test_smallest_regulariser_is_solved_on_flat_windows(method):
+    from mattebox.registry import get_method
+
+    image = np.full((10, 12, 3), 0.4)
+    image[:, 6:] = 0.8
+    trimap = np.full((10, 12), 0.5)
+    trimap[:, 0], trimap[:, -1] = 0.0, 1.0
+    key = "regulariser" if method == "lbdm" else "epsilon"
+    alpha = get_method(method).fn(image, trimap, **{key: 1e-12})
+    assert np.isfinite(alpha).all() and alpha.min() >= 0.0 and alpha.max() <= 1.0
+
+
+@pytest.mark.parametrize("method", [estimate_alpha_cf, estimate_alpha_lbdm])
+def test_multigrid_asked_for_on_an_image_smaller_than_a_window(method):
+    image = np.random.default_rng(0).random((2, 2, 3))
+    trimap = np.array([[0.0, 0.5], [0.5, 1.0]])
+    alpha = method(image, trimap, linear_solver="multigrid")
+    assert alpha[0, 0] == 0.0 and alpha[1, 1] == 1.0 and 0.0 <= alpha[0, 1] <= 1.0
 
 
 def test_large_kernel_operator_matches_the_explicit_matting_laplacian():

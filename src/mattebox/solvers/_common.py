@@ -31,6 +31,21 @@ def check_linear_options(linear_solver: object, tol: object, *, multigrid: bool 
     return option_number(tol, "tol", above=0.0, below=1.0)
 
 
+#: Smallest regulariser (epsilon of the window Laplacians) the solvers accept. A window of one
+#: or two colours has a singular colour covariance, known only to float64 rounding (~1e-17):
+#: below about 1e-15 its 3 x 3 (lbdm: 4 x 4) system is singular too (measured on flat and
+#: two-colour images with cf, lbdm, lkm and ifm: ZeroDivisionError or LinAlgError from 1e-16
+#: or 1e-20 down); 1e-12 keeps a margin.
+SMALLEST_REGULARISER = 1e-12
+
+
+def check_regulariser(value: object, name: str = "epsilon") -> float:
+    """``value`` as a float, or an InputError unless it is a finite number >= 1e-12
+    (:data:`SMALLEST_REGULARISER`)."""
+    return option_number(value, name, minimum=SMALLEST_REGULARISER,
+                         note=" (smaller makes the systems of flat windows singular)")
+
+
 def trivial_alpha(trimap: np.ndarray) -> np.ndarray | None:
     """The alpha when there is nothing to solve (no unknown pixel), else None."""
     if not np.any(trimap == UNKNOWN):
@@ -60,12 +75,13 @@ def solve_system(matrix, rhs: np.ndarray, unknown: np.ndarray, trimap: np.ndarra
     """Solve the reduced system ``matrix a_U = rhs`` and return the full alpha (clipped).
 
     With ``image`` given, "auto" uses the colour-line multigrid of :mod:`.linear` (the right
-    preconditioner for window Laplacians); ``linear_solver="multigrid"`` asks for it.
+    preconditioner for window Laplacians); ``linear_solver="multigrid"`` asks for it, and
+    without an image (an image too small for one window) is read as "auto".
     """
     matrix = add_ridge(matrix, ridge)
+    if linear_solver == "multigrid" and image is None:
+        linear_solver = "auto"  # an image too small for one window: a tiny harmonic system
     if linear_solver == "multigrid" or (linear_solver == "auto" and image is not None):
-        if image is None:
-            raise ValueError("the multigrid solver needs the image")
         solution = solve_colour_multigrid(matrix, rhs, unknown, image, tol=tol, x0=x0)
     else:
         solution = solve_spd(matrix, rhs, method=linear_solver, tol=tol, x0=x0)

@@ -32,6 +32,9 @@ PROJECTION_EPSILON = 1e-10
 
 #: Farther than any pixel; the chessboard distance of a class that is absent from the image.
 FAR = 1 << 30
+#: Farther than any pixel as a squared Euclidean distance (FAR squared would overflow int64;
+#: FAR itself is only the square of 32,768 pixels, less than a wide panorama's width).
+FAR_SQ = 1 << 62
 
 
 def trimap_labels(trimap: np.ndarray) -> np.ndarray:
@@ -202,7 +205,7 @@ def nearest_of_class(labels, value):
                 if labels[y, x] == value:
                     near[y, x] = y * width + x
                     continue
-                best, best_d2 = near[y, x], FAR
+                best, best_d2 = near[y, x], FAR_SQ
                 if best >= 0:
                     best_d2 = (best // width - y) ** 2 + (best % width - x) ** 2
                 for dy, dx in ((-step, -1), (-step, 0), (-step, 1), (0, -step)):
@@ -363,7 +366,7 @@ def nearest_of_class_at(labels, value, pixels):
     out = np.full(pixels.shape[0], -1, dtype=np.int64)
     for n in prange(pixels.shape[0]):
         y, x = pixels[n] // width, pixels[n] % width
-        best_d2 = FAR
+        best_d2 = FAR_SQ
         for step in range(2 * height):
             dy = (step + 1) // 2 * (1 if step % 2 == 0 else -1)  # 0, -1, 1, -2, 2, ...
             if dy * dy > best_d2:
@@ -505,7 +508,7 @@ def _expand(image, labels, offsets, radius, threshold_sq, parts):
                 if n <= FEW_TILES:
                     # The nearest match in the tiles, ties to the smaller (dy, dx): the disk's
                     # order.
-                    best_d2, best_dy, best_dx, best = FAR, 0, 0, UNKNOWN
+                    best_d2, best_dy, best_dx, best = FAR_SQ, 0, 0, UNKNOWN
                     for t in range(n):
                         top, left = tiles[t, 0] * COLOUR_TILE, tiles[t, 1] * COLOUR_TILE
                         gap_y = max(0, top - y, y - (top + COLOUR_TILE - 1))

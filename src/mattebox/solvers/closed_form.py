@@ -15,7 +15,7 @@ import numpy as np
 
 from ..checks import option_number
 from ..registry import register_method
-from ._common import SOLVER_TOL, check_linear_options, solve_window_method
+from ._common import SOLVER_TOL, check_linear_options, check_regulariser, solve_window_method
 
 
 @register_method(
@@ -38,7 +38,8 @@ def estimate_alpha_cf(
 
     Parameters
     ----------
-    epsilon, radius : the regulariser and window radius of Levin et al. (paper defaults).
+    epsilon, radius : the regulariser (at least 1e-12) and window radius of Levin et al.
+        (paper defaults).
     linear_solver : "auto" (= "multigrid"), "ichol", "cg" or "direct" (see :mod:`.linear`).
     tol : relative residual at which the iterative solver stops.
 
@@ -57,6 +58,6 @@ def estimate_alpha_cf(
     """
     tol = check_linear_options(linear_solver, tol)
     radius = option_number(radius, "radius", minimum=1, whole=True)
-    epsilon = option_number(epsilon, "epsilon", above=0.0)
+    epsilon = check_regulariser(epsilon)
     return solve_window_method(image, trimap, kind="cf", radius=radius, epsilon=epsilon,
                                linear_solver=linear_solver, tol=tol)

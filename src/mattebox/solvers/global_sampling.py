@@ -47,7 +47,7 @@ import numpy as np
 from numba import njit
 
 from ..registry import register_method
-from ._common import UNKNOWN, solve_window_with_prior, trivial_alpha
+from ._common import UNKNOWN, check_regulariser, solve_window_with_prior, trivial_alpha
 
 #: Gastal and Oliveira's confidence falloff (f = exp(-10 eps_c), colours in [0, 1]).
 CONFIDENCE_FALLOFF = 10.0
@@ -260,7 +260,7 @@ def estimate_alpha_global(
         option_number(value, name, minimum=0.0) for name, value in (
             ("colour_weight", colour_weight), ("gamma", gamma),
             ("confidence_falloff", confidence_falloff)))
-    epsilon = option_number(epsilon, "epsilon", above=0.0)
+    epsilon = check_regulariser(epsilon)
     done = trivial_alpha(trimap)
     if done is not None:
         return done

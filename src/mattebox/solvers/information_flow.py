@@ -47,9 +47,9 @@ import numpy as np
 from numba import njit, prange
 
 from ..registry import register_method
-from ._common import UNKNOWN, trivial_alpha
+from ._common import UNKNOWN, check_regulariser, trivial_alpha
 from .laplacian import matting_laplacian
-from .neighbours import build_tree, query_tree
+from .neighbours import MAX_POSITION_WEIGHT, build_tree, query_tree
 
 #: Points per leaf of the neighbour searches' k-d trees (faster than 12 or 32 on these searches).
 TREE_LEAF_SIZE = 24
@@ -449,12 +449,15 @@ def estimate_alpha_ifm(
         option_number(value, name, minimum=1, whole=True) for name, value in (
             ("cm_neighbors", cm_neighbors), ("ku_neighbors", ku_neighbors),
             ("uu_neighbors", uu_neighbors), ("radius", radius), ("max_iter", max_iter)))
-    cm_weight, ku_weight, uu_weight, local_weight, cm_xy, ku_xy, uu_xy, lle_regulariser = (
+    cm_weight, ku_weight, uu_weight, local_weight, lle_regulariser = (
         option_number(value, name, minimum=0.0) for name, value in (
             ("cm_weight", cm_weight), ("ku_weight", ku_weight), ("uu_weight", uu_weight),
-            ("local_weight", local_weight), ("cm_xy", cm_xy), ("ku_xy", ku_xy),
-            ("uu_xy", uu_xy), ("lle_regulariser", lle_regulariser)))
-    epsilon = option_number(epsilon, "epsilon", above=0.0)
+            ("local_weight", local_weight), ("lle_regulariser", lle_regulariser)))
+    cm_xy, ku_xy, uu_xy = (
+        option_number(value, name, minimum=0.0, below=MAX_POSITION_WEIGHT,
+                      note=" (larger leaves colour no say)")
+        for name, value in (("cm_xy", cm_xy), ("ku_xy", ku_xy), ("uu_xy", uu_xy)))
+    epsilon = check_regulariser(epsilon)
     tol = option_number(tol, "tol", above=0.0, below=1.0)
     if use_known_to_unknown not in (None, True, False):
         raise InputError(f"use_known_to_unknown must be None (the paper's test), True or False, "

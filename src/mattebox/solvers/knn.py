@@ -32,7 +32,7 @@ from ..errors import InputError
 from ..registry import register_method
 from ._common import SOLVER_TOL, UNKNOWN, check_linear_options, fill_unknowns, trivial_alpha
 from .linear import solve_spd
-from .neighbours import build_tree, morton_order, order_bound, query_tree
+from .neighbours import MAX_POSITION_WEIGHT, build_tree, morton_order, order_bound, query_tree
 
 
 def knn_features(image: np.ndarray, spatial_weight: float) -> np.ndarray:
@@ -188,7 +188,8 @@ def estimate_alpha_knn(
 
     Parameters
     ----------
-    n_neighbors, spatial_weights : neighbour count and position weight of each neighbour set.
+    n_neighbors, spatial_weights : neighbour count and position weight (below 1e6) of each
+        neighbour set.
     kernel : "binary" (weight 1) or "soft" (the paper's 1 - |X(i) - X(j)|_1 / C).
     linear_solver, tol : see :func:`mattebox.solvers.linear.solve_spd`; the KNN Laplacian
         is diagonally dominant and Jacobi-preconditioned CG ("cg") beats incomplete
@@ -239,7 +240,9 @@ def _checked_neighbour_sets(n_neighbors: object, spatial_weights: object
         raise InputError(f"n_neighbors {max(counts)} is too many: each pixel's neighbours are held "
                          f"in memory and the Laplacian fills with them; use at most "
                          f"{MAX_NEIGHBOURS} (the paper uses 10, pymatting 20)")
-    weights = tuple(option_number(w, "each of spatial_weights", minimum=0.0) for w in weights)
+    weights = tuple(option_number(w, "each of spatial_weights", minimum=0.0,
+                                  below=MAX_POSITION_WEIGHT, note=" (larger leaves colour no say)")
+                    for w in weights)
     return counts, weights
 
 

@@ -27,7 +27,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..registry import register_method
-from ._common import SOLVER_TOL, UNKNOWN, fill_unknowns, solve_for_unknowns, trivial_alpha
+from ._common import (SOLVER_TOL, UNKNOWN, check_regulariser, fill_unknowns, solve_for_unknowns,
+                      trivial_alpha)
 from .linear import conjugate_gradients, warn_if_not_converged
 
 #: Window radius (21 x 21 windows): our choice within the paper's range of large kernels.
@@ -216,7 +217,7 @@ def estimate_alpha_lkm(
     from .laplacian import grid_laplacian
 
     radius = option_number(radius, "radius", minimum=1, whole=True)
-    epsilon = option_number(epsilon, "epsilon", above=0.0)
+    epsilon = check_regulariser(epsilon)
     tol = option_number(tol, "tol", above=0.0, below=1.0)
     max_iter = option_number(max_iter, "max_iter", minimum=1, whole=True)
     done = trivial_alpha(trimap)

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..checks import non_negative_number, option_number
 from ..registry import register_method
-from ._common import SOLVER_TOL, check_linear_options, solve_window_method
+from ._common import SOLVER_TOL, check_linear_options, check_regulariser, solve_window_method
 from .laplacian import window_laplacian
 
 
@@ -54,7 +54,7 @@ def estimate_alpha_lbdm(
 
     Parameters
     ----------
-    regulariser : lambda of the ridge regression (authors' code: 1e-7).
+    regulariser : lambda of the ridge regression (authors' code: 1e-7; at least 1e-12).
     radius : window radius (1: 3 x 3 windows).
     pull_to_half : weight mu of mu (a - 1/2)^2 per unknown pixel (authors' code: 1e-6; 0 for
         the plain Laplacian energy).
@@ -74,7 +74,7 @@ def estimate_alpha_lbdm(
                                        " (default 1e-6, 0 to turn it off)")
     tol = check_linear_options(linear_solver, tol)
     radius = option_number(radius, "radius", minimum=1, whole=True)
-    regulariser = option_number(regulariser, "regulariser", above=0.0)
+    regulariser = check_regulariser(regulariser, "regulariser")
     return solve_window_method(image, trimap, kind="lbdm", radius=radius, epsilon=regulariser,
                                linear_solver=linear_solver, tol=tol,
                                pull_to_half=pull_to_half)

@@ -48,10 +48,12 @@ def _ict(indptr, indices, data, drop_tol, shift, capacity):
         for p in range(indptr[j], indptr[j + 1]):
             i = indices[p]
             if i >= j:
-                work[i] = data[p]
-                mark[i] = j
-                pattern[count] = i
-                count += 1
+                if mark[i] != j:  # a column may be stored twice: its entries add up
+                    mark[i] = j
+                    work[i] = 0.0
+                    pattern[count] = i
+                    count += 1
+                work[i] += data[p]
         if mark[j] != j:
             mark[j] = j
             work[j] = 0.0
@@ -261,6 +263,9 @@ def solve_spd(matrix, rhs: np.ndarray, *, tol: float = 1e-7, max_iter: int = 100
 
         raise InputError(f"unknown linear solver {method!r}; use 'ichol', 'cg', 'direct' or 'auto'")
     scaled, scale = _unit_diagonal(matrix)
+    if not np.all(scaled.diagonal() > 0):  # empty rows keep a 0 diagonal: not definite
+        raise ValueError("solve_spd needs a positive definite matrix: a diagonal entry is "
+                         "zero, negative or not finite")
     b = rhs * scale
     x = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64) / scale
     if method == "cg":

@@ -21,6 +21,10 @@ from numba import get_num_threads, njit, prange
 #: Depth of the top of the tree that :func:`build_tree` splits on one thread before it grows
 #: the subtrees below in parallel (16 subtrees: enough to share out among a few threads).
 TOP_LEVELS = 4
+#: Bound (exclusive) on the weights that knn and ifm give the pixel position (in [0, 1]) next
+#: to colour (in [0, 1]) in their features: far above any useful weight, far below where
+#: squared distances would overflow.
+MAX_POSITION_WEIGHT = 1e6
 
 
 @njit(cache=True, inline="always")
@@ -158,9 +162,20 @@ def _with_room(start, stop, left, right, low, high, boxed, size):
 
 def build_tree(points: np.ndarray, leaf_size: int) -> tuple:
     """k-d tree of ``points`` (N x dims, float64) with leaves of at most ``leaf_size`` points
-    (more only where points are equal): see :func:`_build_tree`."""
-    return _build_tree(np.ascontiguousarray(points, dtype=np.float64), int(leaf_size),
-                       get_num_threads())
+    (more only where points are equal): see :func:`_build_tree`.
+
+    ValueError if a coordinate is not finite or the points spread so far that a squared
+    distance between two of them overflows float64 (every query would then find nothing).
+    """
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    if points.shape[0]:
+        extent = points.max(axis=0) - points.min(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            squared = float(np.sum(extent * extent))
+        if not np.isfinite(squared):
+            raise ValueError("the k-d tree's points must be finite and spread less than about "
+                             "1e150 along each axis (squared distances would overflow)")
+    return _build_tree(points, int(leaf_size), get_num_threads())
 
 
 @njit(cache=True)
@@ -299,6 +314,8 @@ def query_tree(tree: tuple, queries: np.ndarray, k: int, bounds: np.ndarray
     each is answered on its own, so the result is the same in any order (ours; 0.87x / 0.72x
     the time of raster order on the two neighbour sets of knn at 4K, BENCHMARKS.md).
     """
+    if int(k) < 1:
+        raise ValueError(f"the number of neighbours k must be at least 1, not {k}")
     queries = np.ascontiguousarray(queries, dtype=np.float64)
     bounds = np.ascontiguousarray(bounds, dtype=np.float64)
     if queries.shape[0] >= Z_ORDER_QUERIES:
@@ -374,10 +391,17 @@ def _query_tree(tree, queries, k, bounds, visit):
     return found, found_d
 
 
-@njit(cache=True, parallel=True)
-def order_bound(points, order, k, reach):
+def order_bound(points: np.ndarray, order: np.ndarray, k: int, reach: int) -> np.ndarray:
     """Per point, the squared distance to its k-th nearest (itself first) among the ``reach``
-    points on either side of it in ``order``: an upper bound on its true k-th distance."""
+    points on either side of it in ``order``: an upper bound on its true k-th distance (inf
+    where fewer than k points lie within reach)."""
+    if int(k) < 1:
+        raise ValueError(f"the number of neighbours k must be at least 1, not {k}")
+    return _order_bound(points, order, int(k), int(reach))
+
+
+@njit(cache=True, parallel=True)
+def _order_bound(points, order, k, reach):
     n = points.shape[0]
     bound = np.full(n, np.inf)
     chunk = 1024

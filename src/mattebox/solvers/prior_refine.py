@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import as_alpha, as_image, as_trimap, check_same_size, non_negative_number
-from ._common import solve_window_with_prior
+from ..checks import (as_alpha, as_image, as_trimap, check_same_size, non_negative_number,
+                      option_number)
+from ._common import check_regulariser, solve_window_with_prior
 
 #: Weight of the data term against the Laplacian (see the module docstring for the choice).
 DEFAULT_GAMMA = 3e-3
@@ -59,6 +60,8 @@ def refine_alpha_laplacian(
     """
     gamma = non_negative_number(gamma, "gamma", f" (default {DEFAULT_GAMMA:g})")
     power = non_negative_number(power, "power", f" (default {DEFAULT_POWER:g})")
+    epsilon = check_regulariser(epsilon)
+    radius = option_number(radius, "radius", minimum=1, whole=True)
     image = as_image(image)
     trimap = as_trimap(trimap)
     prior = as_alpha(prior, "prior alpha")

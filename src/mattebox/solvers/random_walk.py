@@ -42,6 +42,9 @@ from ._common import SOLVER_TOL, UNKNOWN, check_linear_options, solve_system, tr
 DEFAULT_SIGMA = 1.0 / 30.0
 #: Added to every edge weight (see the module docstring).
 WEIGHT_FLOOR = 1e-6
+#: Smallest sigma accepted: already at 1e-3 one 8-bit colour step weighs exp(-15), below the
+#: floor, and below about 1e-154 1 / sigma^2 overflows (every weight would be NaN).
+SMALLEST_SIGMA = 1e-6
 
 
 @njit(cache=True, parallel=True)
@@ -134,7 +137,8 @@ def estimate_alpha_rw(
 
     Parameters
     ----------
-    sigma : scale of the edge weights exp(-||C_i - C_j||^2 / sigma^2) (default 1/30).
+    sigma : scale of the edge weights exp(-||C_i - C_j||^2 / sigma^2) (default 1/30; at least
+        1e-6).
     radius : neighbours are the pixels of the (2 radius + 1)^2 window (1: 8-neighbourhood).
     linear_solver : "auto" (direct up to 2,000 unknowns, else "ichol"), "ichol", "cg",
         "direct" or "multigrid" (see :mod:`.linear`).
@@ -158,7 +162,7 @@ def estimate_alpha_rw(
     """
     from ..checks import option_number
 
-    sigma = option_number(sigma, "sigma", above=0.0)
+    sigma = option_number(sigma, "sigma", minimum=SMALLEST_SIGMA)
     radius = option_number(radius, "radius", minimum=1, whole=True)
     tol = check_linear_options(linear_solver, tol)
     done = trivial_alpha(trimap)
