@@ -595,3 +595,12 @@ def test_nearest_of_both_classes_matches_each_class_alone():
     near_f, near_b = nearest_of_both_classes(labels)
     np.testing.assert_array_equal(near_f, nearest_of_class(labels, FOREGROUND))
     np.testing.assert_array_equal(near_b, nearest_of_class(labels, BACKGROUND))
+
+
+def test_an_image_of_2_to_the_32_pixels_is_refused_before_any_work():
+    """The refinement's sort keys hold a pixel's index in 32 bits; a broadcast view stands in
+    for an image that large (no memory is allocated for it)."""
+    image = np.broadcast_to(np.zeros(3), (1 << 16, 1 << 16, 3))
+    trimap = np.broadcast_to(np.float64(0.5), (1 << 16, 1 << 16))
+    with pytest.raises(InputError, match="2\\^32"):
+        estimate_alpha_sm(image, trimap)

@@ -96,6 +96,9 @@ TINY_CONFIDENCE = 1e-8
 ZERO32, ONE32, INF32 = np.float32(0.0), np.float32(1.0), np.float32(np.inf)
 #: Bits of float32 infinity, and a key above every (score bits << 32 | index) key (_refine).
 INF32_BITS, NO_KEY = 0x7F800000, np.int64(2**63 - 1)
+#: Pixels an image may hold: the refinement keeps a pixel's flat index in the low 32 bits of
+#: its sort keys (see :func:`_refine`).
+MAX_PIXELS = 1 << 32
 #: Runs of unknown pixels of one row closer than this are joined for stages 3 and 4, whose
 #: cost per run (one pass per window offset) outweighs the pixels skipped between runs.
 JOIN_GAP = 32
@@ -923,6 +926,13 @@ def estimate_alpha_sm(
     """
     from ..checks import as_image, as_trimap, check_same_size
 
+    pixels = math.prod(np.shape(trimap)[:2])
+    if pixels >= MAX_PIXELS:  # before the checks, which copy the image
+        from ..errors import InputError
+
+        raise InputError(f"shared matting takes images of fewer than 2^32 pixels (its refinement "
+                         f"keys hold a pixel's index in 32 bits), not {pixels:,}; split the "
+                         f"image into tiles")
     image = as_image(image)
     trimap = as_trimap(trimap)
     check_same_size(image, trimap, "the image", "the trimap")
