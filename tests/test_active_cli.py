@@ -151,6 +151,40 @@ def test_bad_requests_exit_2_with_a_reason(files, capsys):
     assert "not a readable active-matting session" in capsys.readouterr().err
 
 
+def test_outputs_are_checked_before_the_first_question_and_never_replace_an_input(
+        files, capsys, monkeypatch):
+    photo, alpha = files / "photo.png", str(files / "alpha.png")
+    before = photo.read_bytes()
+    (files / "folder.png").mkdir()
+    (files / "folder.npz").mkdir()
+    asked = []
+    monkeypatch.setattr("sys.stdin", io.StringIO("q\n"))
+    monkeypatch.setattr("mattebox.active.command._ask", lambda prompt: asked.append(prompt) or "q")
+    for extra in (["--preview", str(photo)], ["-o", str(files / "folder.png")],
+                  ["--heatmap", str(files / "folder.png")], ["--save-session", str(files / "folder.npz")],
+                  ["--oracle", alpha, "-o", alpha]):
+        assert main(["active", str(photo), "--policy", "random", "--work-size", "64", *extra]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and ("input" in err or "folder" in err), err
+    assert asked == [] and photo.read_bytes() == before
+
+
+def test_resume_checks_the_photo_and_takes_an_oracle(files, capsys):
+    photo, alpha = str(files / "photo.png"), str(files / "alpha.png")
+    saved = str(files / "s.npz")
+    assert main(["active", photo, "--oracle", alpha, "--policy", "random", "--steps", "2",
+                 "--work-size", "64", "--save-session", saved, "--json"]) == 0
+    capsys.readouterr()
+    image, other, *_ = make_composite(60, 80, seed=9)
+    write_image(files / "other.png", image)
+    assert main(["active", str(files / "other.png"), "--resume", saved, "--steps", "3"]) == 2
+    assert "another photo" in capsys.readouterr().err
+    assert main(["active", photo, "--oracle", alpha, "--resume", saved, "--policy", "random",
+                 "--steps", "3", "--json", "--save-session", saved]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["step"] for r in lines] == [3] and 0.0 <= lines[0]["rmse"] <= 1.0
+
+
 def test_a_weights_file_that_would_run_code_is_refused_unread(files, capsys):
     import torch
 

@@ -136,6 +136,57 @@ def test_save_and_restore_continue_where_it_stopped(scene, tmp_path):
         ActiveSession.restore(tmp_path / "junk.npz")
 
 
+def test_a_damaged_or_foreign_session_file_is_a_clear_error(scene, tmp_path):
+    from mattebox.errors import OutputError
+
+    image, alpha = scene
+    session = ActiveSession(image, solver=colour_solver, policy="random", alpha=alpha, work_size=64)
+    session.answer(None, session.oracle())
+    path = session.save(tmp_path / "s.npz")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"]))
+
+    def damaged(name, **changes):
+        edited = dict(arrays, **changes)
+        np.savez_compressed(tmp_path / name, **edited)
+        return tmp_path / name
+
+    def with_meta(name, value):
+        return damaged(name, meta=np.array(json.dumps(value)))
+
+    (tmp_path / "cut.npz").write_bytes(path.read_bytes()[:200])
+    (tmp_path / "zipped.npz").write_bytes(b"PK\x03\x04 and then nothing of a zip")
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    (tmp_path / "array.npy").rename(tmp_path / "array.npz")
+    cases = [tmp_path / "cut.npz", tmp_path / "zipped.npz", tmp_path / "array.npz",
+             with_meta("list.npz", [1, 2]),
+             with_meta("no_size.npz", {k: v for k, v in meta.items() if k != "work_size"}),
+             with_meta("size_text.npz", dict(meta, work_size="abc")),
+             with_meta("answer.npz", dict(meta, steps=[dict(meta["steps"][0], answer="banana")])),
+             with_meta("outside.npz", dict(meta, steps=[dict(meta["steps"][0], top=1000, left=-5)])),
+             damaged("mattes.npz", mattes=arrays["mattes"][:, :10])]
+    for case in cases:
+        with pytest.raises(InputError, match="session|work size"):
+            ActiveSession.restore(case, solver=colour_solver)
+    # writing: a folder in the way, or a file where a folder should be, and no temporary left
+    (tmp_path / "taken.npz").mkdir()
+    (tmp_path / "plain").write_text("a file")
+    for target in (tmp_path / "taken.npz", tmp_path / "plain" / "s.npz"):
+        with pytest.raises(OutputError):
+            session.save(target)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_session_options_are_checked(scene):
+    image, _ = scene
+    for options, named in (({"work_size": "x"}, "work size"), ({"work_size": 100000}, "work size"),
+                           ({"solve_size": "x"}, "solve size"), ({"foo": 1}, "foo"),
+                           ({"seed": -1}, "seed")):
+        with pytest.raises(InputError, match=named):
+            ActiveSession(image, solver=colour_solver, policy="random", **options)
+
+
 def test_a_stroke_labels_its_pixels_and_undo_and_restore_keep_it(scene, tmp_path):
     image, alpha = scene
     session = ActiveSession(image, solver=colour_solver, policy=learned(head="grid"), alpha=alpha,

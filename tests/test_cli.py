@@ -178,6 +178,27 @@ def test_eval_on_a_small_folder_writes_json_and_csv(tmp_path, capsys):
     assert (tmp_path / "r.csv").read_text().splitlines()[0] == "name,sad,mse,grad,conn,rmse,seconds"
 
 
+def test_eval_refuses_to_write_its_report_over_the_dataset_or_a_folder(tmp_path, capsys):
+    for sub in ("image", "alpha", "trimap"):
+        (tmp_path / "set" / sub).mkdir(parents=True)
+    image, alpha, _, _, trimap = make_composite(16, 20)
+    io.write_image(tmp_path / "set" / "image" / "s.png", image)
+    io.write_alpha(tmp_path / "set" / "alpha" / "s.png", alpha)
+    io.write_trimap(tmp_path / "set" / "trimap" / "s.png", trimap)
+    before = (tmp_path / "set" / "image" / "s.png").read_bytes()
+    (tmp_path / "out").mkdir()
+    for option, target in (("--json", tmp_path / "set" / "image" / "s.png"),
+                           ("--csv", tmp_path / "set" / "alpha" / "s.png"),
+                           ("--json", tmp_path / "out")):
+        code, out, err = run(["eval", "--method", "cf", "--data", tmp_path / "set", option, target],
+                             capsys)
+        assert code == 2 and "Traceback" not in err, err
+        assert "input" in err or "folder" in err
+        assert "mean" not in out  # refused before the evaluation, not after
+    assert (tmp_path / "set" / "image" / "s.png").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []  # no temporary left
+
+
 def test_eval_on_a_folder_missing_its_trimaps(tmp_path, capsys):
     (tmp_path / "image").mkdir()
     (tmp_path / "alpha").mkdir()
@@ -224,3 +245,21 @@ def test_bad_background_colour_is_refused_before_the_solve(files, capsys, monkey
 def test_colour_mask_is_named_as_a_mask(files, capsys):
     code, _, err = run(["trimap", "--from-mask", files / "image.png", "-o", files / "t.png"], capsys)
     assert code == 2 and "mask '" in err and "must be grey" in err, err
+
+
+def test_more_bad_requests_get_one_sentence(files, capsys):
+    (files / "folder.png").mkdir()
+    (files / "plain").write_text("a file")
+    empty = files / "nothing"
+    cases = [
+        (["trimap", "--from-image", files / "image.png", "--box", "a,b,c,d", "-o", files / "t.png"], "--box"),
+        (["trimap", "--from-image", files / "image.png", "--box", "1.5,2,30,30", "-o", files / "t.png"], "--box"),
+        (["trimap", "--from-alpha", files / "alpha.png", "-o", files / "folder.png"], "folder"),
+        (["data", "sheet", "--size", "0", "-o", files / "sheet.png"], "--size"),
+        (["data", "sheet", "-o", files / "folder.png"], "folder"),
+        (["data", "testset", "--seed", "-5", "-o", empty], "--seed"),
+        (["data", "foregrounds", "--count", "1", "-o", files / "plain" / "out"], "plain"),
+    ]
+    for args, match in cases:
+        assert_refused(args, capsys, match, empty)
+    assert not (files / "t.png").exists() and not (files / "sheet.png").exists()

@@ -179,3 +179,14 @@ def test_write_refuses_to_replace_an_input_and_bad_targets(tmp_path):
 def test_trimap_written_as_0_128_255(tmp_path):
     io.write_trimap(tmp_path / "t.png", np.array([[0, 0.5, 1.0]]))
     assert np.asarray(Image.open(tmp_path / "t.png")).tolist() == [[0, 128, 255]]
+
+
+def test_a_path_that_is_not_a_path_is_a_clear_error(tmp_path):
+    for bad in (None, 3, b"image.png", ""):
+        with pytest.raises(InputError, match="path"):
+            io.read_image(bad)
+    io.write_image(tmp_path / "x.png", np.zeros((2, 2, 3)))
+    with pytest.raises(InputError, match="max_pixels"):
+        io.read_image(tmp_path / "x.png", max_pixels="x")
+    with pytest.raises(InputError, match="folder"):
+        io.make_output_folder(3)

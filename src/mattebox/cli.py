@@ -94,32 +94,38 @@ def _cmd_matte(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate
+    from .evaluate import dataset_files, evaluate
+    from .io import check_output_path, write_text
 
     progress = _Progress(args.quiet)
 
     def report_row(done: int, total: int, row: dict) -> None:
         progress(f"{done}/{total} {row['name']}: SAD {row['sad']:.3f}, {row['seconds']:.2f} s")
 
+    # the outputs are checked before the evaluation, and may not replace a file of the dataset
+    protect = dataset_files(args.data)
+    if args.json:
+        check_output_path(args.json, protect)
+    csv_paths = {}
+    if args.csv:
+        for trimap in args.trimap:
+            path = Path(args.csv)
+            if len(args.trimap) > 1:
+                path = path.with_name(f"{path.stem}_{Path(trimap).name}{path.suffix}")
+            csv_paths[trimap] = check_output_path(path, protect)
     results = []
     for trimap in args.trimap:
         progress(f"evaluating {args.method} on {args.data} with {trimap}")
         report = evaluate(args.method, args.data, trimap, options=_parse_options(args.option), progress=report_row)
         print(report.table())
         results.append(report)
+        if args.csv:
+            report.to_csv(csv_paths[trimap], protect=protect)
     if args.json:
         import json
 
-        from .evaluate import _write_text
-
         payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
-        _write_text(Path(args.json), json.dumps(payload, indent=2) + "\n")
-    if args.csv:
-        for report in results:
-            path = Path(args.csv)
-            if len(results) > 1:
-                path = path.with_name(f"{path.stem}_{report.trimap}{path.suffix}")
-            report.to_csv(path)
+        write_text(args.json, json.dumps(payload, indent=2) + "\n", protect=protect)
     return 0
 
 
@@ -145,9 +151,15 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
     elif args.from_mask is not None:
         result = trimap.trimap_from_mask(io.read_alpha(args.from_mask, kind="mask"), width=args.width)
     else:
-        box = tuple(int(v) for v in args.box.split(",")) if args.box else None
-        if box is not None and len(box) != 4:
-            raise MatteboxError("--box must be LEFT,TOP,WIDTH,HEIGHT, e.g. --box 40,30,200,300")
+        box = None
+        if args.box:
+            try:
+                box = tuple(int(v) for v in args.box.split(","))
+            except ValueError:
+                box = ()
+            if len(box) != 4:
+                raise MatteboxError(f"--box must be four whole numbers LEFT,TOP,WIDTH,HEIGHT, e.g. "
+                                    f"--box 40,30,200,300, not {args.box!r}")
         result = trimap.trimap_from_box(io.read_image(args.from_image), box, width=args.width)
     io.write_trimap(args.output, result, protect=protect)
     print(args.output)

@@ -18,11 +18,12 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterable, Iterator, Union
 
 import numpy as np
 
 from . import io, metrics
+from .io import write_text
 from .errors import InputError
 
 METRIC_NAMES = ("sad", "mse", "grad", "conn", "rmse")
@@ -115,10 +116,12 @@ class EvalReport:
         return {"method": self.method, "dataset": self.dataset, "trimap": self.trimap,
                 "images": self.rows, "mean": self.mean()}
 
-    def to_json(self, path: Union[str, os.PathLike]) -> None:
-        _write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+    def to_json(self, path: Union[str, os.PathLike], protect: Iterable[Path] = ()) -> None:
+        """Write :meth:`to_dict` as JSON, atomically; refused over a ``protect`` file."""
+        write_text(path, json.dumps(self.to_dict(), indent=2) + "\n", protect=protect)
 
-    def to_csv(self, path: Union[str, os.PathLike]) -> None:
+    def to_csv(self, path: Union[str, os.PathLike], protect: Iterable[Path] = ()) -> None:
+        """Write one row per image and the mean as CSV, atomically; refused over ``protect``."""
         import io as text_io
 
         buffer = text_io.StringIO()
@@ -126,16 +129,13 @@ class EvalReport:
         writer.writeheader()
         for row in self.rows + [dict(name="mean", **self.mean())]:
             writer.writerow({key: row[key] for key in writer.fieldnames})
-        _write_text(Path(path), buffer.getvalue())
+        write_text(path, buffer.getvalue(), protect=protect)
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Atomic text write: a temporary file beside ``path``, then a rename."""
-    if path.parent and not path.parent.is_dir():
-        raise InputError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    temp = path.with_name(f".{path.name}.partial")
-    temp.write_text(text)
-    os.replace(temp, path)
+def dataset_files(root: Union[str, os.PathLike]) -> list[Path]:
+    """Every file below a dataset folder: what a report written next to it must not replace."""
+    root = Path(root)
+    return [path for path in root.rglob("*") if path.is_file()] if root.is_dir() else []
 
 
 Estimator = Callable[[np.ndarray, np.ndarray], np.ndarray]

@@ -14,10 +14,11 @@ that would replace one of the given input files is refused.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Iterable, Iterator, Union
 
 import numpy as np
 
@@ -56,7 +57,9 @@ def _pil():
 def _open_checked(path: PathLike, max_pixels: int | None):
     """Open ``path`` with Pillow (header only) after checking it exists and is not a bomb."""
     Image = _pil()
-    path = Path(path)
+    path = as_path(path, "an image file")
+    if max_pixels is not None:
+        max_pixels = checks.option_number(max_pixels, "max_pixels", minimum=1, whole=True)
     if not path.exists():
         raise ImageReadError(f"cannot read {str(path)!r}: no such file; check the path")
     if path.is_dir():
@@ -139,7 +142,7 @@ def read_array(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
     Grey+alpha files come back as H x W x 4 (grey repeated); palette files are expanded
     through their palette.
     """
-    path = Path(path)
+    path = as_path(path, "an image file")
     image = _open_checked(path, max_pixels)
     try:
         orientation = _exif_orientation(image)
@@ -217,7 +220,7 @@ def read_alpha(path: PathLike, *, max_pixels: int | None = None, kind: str = "al
 
 def read_trimap(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
     """Read a trimap (0/128/255 grey, 0/0.5/1 float, or palette file) as 0 / 0.5 / 1."""
-    return checks.as_trimap(read_alpha(path, max_pixels=max_pixels), what=f"trimap {str(path)!r}")
+    return checks.as_trimap(read_alpha(path, max_pixels=max_pixels, kind="trimap"), what=f"trimap {str(path)!r}")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -227,12 +230,26 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def as_path(path: object, what: str) -> Path:
+    """``path`` (a str or os.PathLike) as a Path, or an InputError naming ``what`` it should be."""
+    if not isinstance(path, (str, os.PathLike)) or (isinstance(path, str) and not path):
+        raise InputError(f"expected the path of {what} (a str or pathlib.Path), not {path!r}")
+    return Path(path)
+
+
 def make_output_folder(folder: PathLike, *, create: bool = True) -> Path:
     """``folder``, created with its parents if missing (unless ``create`` is False: then only
     checked); OutputError if it is a file or cannot be created, before any work is done."""
-    folder = Path(folder)
+    folder = as_path(folder, "an output folder")
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"output folder {str(folder)!r} is a file; pass a folder")
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"cannot create output folder {str(folder)!r}: {str(existing)!r} is a file")
+    if not os.access(existing, os.W_OK):
+        raise OutputError(f"cannot write in {str(folder)!r}: {str(existing)!r} is not writable")
     if not create:
         return folder
     try:
@@ -242,12 +259,18 @@ def make_output_folder(folder: PathLike, *, create: bool = True) -> Path:
     return folder
 
 
-def _check_output_path(path: Path, protect: Iterable[PathLike]) -> None:
-    if path.suffix.lower() not in WRITABLE_SUFFIXES:
-        raise OutputError(
-            f"cannot write {str(path)!r}: unknown image type {path.suffix!r}; use one of "
-            + ", ".join(WRITABLE_SUFFIXES)
-        )
+def check_output_path(path: PathLike, protect: Iterable[PathLike] = (),
+                      suffixes: Iterable[str] | None = None, kind: str = "file") -> Path:
+    """``path`` as a Path, or an :class:`OutputError` saying why a file cannot be written there:
+    its suffix is not one of ``suffixes`` (any, if None), it is one of the ``protect`` files
+    (the inputs), it is a folder or another non-file, or its folder is missing or not
+    writable. Call it before the work whose result goes there."""
+    path = Path(path)
+    if suffixes is not None:
+        suffixes = tuple(suffixes)
+        if path.suffix.lower() not in suffixes:
+            raise OutputError(f"cannot write {str(path)!r}: unknown {kind} type {path.suffix!r}; "
+                              f"use one of " + ", ".join(suffixes))
     for other in protect:
         other = Path(other)
         if _same_file(path, other) or path.resolve() == other.resolve():
@@ -255,11 +278,56 @@ def _check_output_path(path: Path, protect: Iterable[PathLike]) -> None:
                 f"refusing to write {str(path)!r}: it is one of the input files; choose "
                 "another output path"
             )
+    if path.is_dir():
+        raise OutputError(f"cannot write {str(path)!r}: it is a folder; give a file name")
+    if path.exists() and not path.is_file():
+        raise OutputError(f"cannot write {str(path)!r}: it exists and is not a regular file")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"cannot write {str(path)!r}: folder {str(folder)!r} is not writable")
+    return path
+
+
+def _check_output_path(path: Path, protect: Iterable[PathLike]) -> None:
+    """:func:`check_output_path` for the image types :func:`write_image` writes."""
+    check_output_path(path, protect, WRITABLE_SUFFIXES, kind="image")
+
+
+@contextlib.contextmanager
+def atomic_output(path: PathLike, protect: Iterable[PathLike] = (),
+                  suffixes: Iterable[str] | None = None, kind: str = "file") -> Iterator[Path]:
+    """A temporary file's path beside ``path`` to write to; on leaving the block without an
+    error it is renamed over ``path`` (readable by all, as a new file would be), on an error
+    it is removed. ``path`` is checked first (:func:`check_output_path`). A failure of the
+    file system (full disk, read-only mount) becomes an :class:`OutputError`."""
+    path = check_output_path(path, protect, suffixes, kind)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix,
+                                             dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    os.close(handle)
+    try:
+        yield Path(temp_name)
+        os.chmod(temp_name, 0o644)
+        os.replace(temp_name, path)
+    except OSError as exc:
+        if not isinstance(exc, OutputError):
+            raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        raise
+    finally:
+        if os.path.exists(temp_name):
+            os.unlink(temp_name)
+
+
+def write_text(path: PathLike, text: str, *, protect: Iterable[PathLike] = ()) -> Path:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_output`), refused over ``protect``."""
+    with atomic_output(path, protect) as temp:
+        temp.write_text(text)
+    return Path(path)
 
 
 def _to_uint(array: np.ndarray, bits: int) -> np.ndarray:
@@ -296,16 +364,8 @@ def write_image(
     if bits == 16 and suffix not in (".png", ".tif", ".tiff"):
         raise InputError(f"16-bit output needs .png or .tif, not {suffix}")
     data = _to_uint(array, bits)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        _encode(Path(temp_name), data, suffix, quality)
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
-        raise
+    with atomic_output(path, protect, WRITABLE_SUFFIXES, kind="image") as temp:
+        _encode(temp, data, suffix, quality)
     return path
 
 

@@ -6,6 +6,7 @@ are in pixels and measured with the exact Euclidean distance, so bands are round
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterable, Literal, Sequence
 
@@ -170,7 +171,10 @@ class LabelledStroke:
                              f"{points.shape}")
         if not np.isfinite(points).all():
             raise InputError("a stroke's points must be finite numbers")
-        radius = float(self.radius)
+        try:
+            radius = float(self.radius)
+        except (TypeError, ValueError):
+            radius = math.nan
         if not (0.0 <= radius <= MAX_STROKE_RADIUS):
             raise InputError(f"a stroke's radius must be between 0 and {MAX_STROKE_RADIUS} pixels, "
                              f"not {self.radius}")

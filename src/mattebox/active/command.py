@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .session import POLICIES
+from .session import MAX_WORK_SIZE, POLICIES
 
 KEYS = {"f": "fg", "b": "bg", "s": "skip"}
 
@@ -76,8 +76,10 @@ def _box(session, top: int, left: int) -> list[int]:
     return [int(round(left * sx)), int(round(top * sy)), int(round((left + size) * sx)), int(round((top + size) * sy))]
 
 
-def write_preview(path: Path, session, region: tuple[int, int, int] | None) -> Path:
-    """The photo (long side <= 800) with ``region`` boxed in red, beside the current matte."""
+def write_preview(path: Path, session, region: tuple[int, int, int] | None,
+                  protect: tuple = ()) -> Path:
+    """The photo (long side <= 800) with ``region`` boxed in red, beside the current matte
+    (refused over a ``protect`` file, the inputs)."""
     import cv2
 
     from ..io import write_image
@@ -101,7 +103,7 @@ def write_preview(path: Path, session, region: tuple[int, int, int] | None) -> P
         x0, y0, x1, y1 = _box(session, region[0], region[1])
         cv2.rectangle(shown, (int(x0 * scale), int(y0 * scale)), (int(x1 * scale), int(y1 * scale)), (1.0, 0.0, 0.0), 2)
     panel = np.concatenate([shown, np.repeat(matte[..., None], 3, axis=2)], axis=1)
-    return write_image(path, np.clip(panel, 0, 1))
+    return write_image(path, np.clip(panel, 0, 1), protect=protect)
 
 
 def _session(args):
@@ -109,24 +111,36 @@ def _session(args):
     from .baselines import search_stride
     from .session import ActiveSession
 
-    if args.work_size < 32:
-        raise InputError(f"--work-size must be at least 32 pixels, not {args.work_size}")
+    if not 32 <= args.work_size <= MAX_WORK_SIZE:
+        raise InputError(f"--work-size must be between 32 and {MAX_WORK_SIZE} pixels (the paper's: "
+                         f"400), not {args.work_size}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be a whole number >= 0, not {args.seed}")
     if args.stride < 1:
         raise InputError(f"--stride must be at least 1 pixel, not {args.stride}")
     stride = search_stride(args.stride, args.search_size, args.work_size)
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     options = dict(seed=args.seed, stride=stride, workers=workers, weights=args.weights,
                    steps=args.steps or 20, search_size=args.search_size)
-    if args.resume:
-        session = ActiveSession.restore(args.resume, solver=args.solver, policy=args.policy, **options)
-        return session
-    if args.policy == "ideal" and not args.oracle:
-        raise InputError("--policy ideal searches with the ground truth; pass --oracle ALPHA")
     image = read_image(args.image)
     alpha = read_alpha(args.oracle) if args.oracle else None
     if alpha is not None and alpha.shape != image.shape[:2]:
         raise InputError(f"the oracle alpha is {alpha.shape[1]}x{alpha.shape[0]} but the image is "
                          f"{image.shape[1]}x{image.shape[0]}; pass the matching ground truth")
+    if args.resume:
+        session = ActiveSession.restore(args.resume, solver=args.solver, policy=args.policy, **options)
+        saved = session._image
+        if saved.shape != image.shape or np.abs(saved - image).max() > 1.0 / 255:
+            raise InputError(f"{args.resume} is a session on another photo ({saved.shape[1]}x"
+                             f"{saved.shape[0]}) than {args.image} ({image.shape[1]}x"
+                             f"{image.shape[0]}); pass the photo it was saved for")
+        if alpha is not None:
+            session.set_oracle(alpha)
+        if args.policy == "ideal" and session.env.alpha is None:
+            raise InputError("--policy ideal searches with the ground truth; pass --oracle ALPHA")
+        return session
+    if args.policy == "ideal" and not args.oracle:
+        raise InputError("--policy ideal searches with the ground truth; pass --oracle ALPHA")
     return ActiveSession(image, solver=args.solver, policy=args.policy, alpha=alpha,
                          work_size=args.work_size, solve_size=args.solve_size, **options)
 
@@ -167,7 +181,7 @@ def parse_stroke(text: str) -> tuple[str, list[tuple[float, float]], float]:
     return labels[words[0]], points, radius
 
 
-def _paint(session, args) -> None:
+def _paint(session, args, inputs: tuple) -> None:
     """Ask for one stroke and paint it; a stroke the session refuses is reported, not fatal."""
     reply = _ask("stroke in the photo's pixels: fg|bg x,y [x,y ...] [r=RADIUS] "
                  "(e.g. 'fg 120,40 131,62 r=4'; empty to cancel)? ")
@@ -183,7 +197,7 @@ def _paint(session, args) -> None:
     print(f"painted a {label} stroke over {int(step.stroke.mask((height, width)).sum())} pixels of the "
           f"{height} x {width} work image; the next preview shows the new matte", file=sys.stderr)
     if args.save_session:
-        session.save(args.save_session)
+        session.save(args.save_session, protect=inputs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -192,10 +206,20 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--steps must be at least 1, not {args.steps}")
     if args.output and Path(args.output).suffix.lower() not in (".png", ".tif", ".tiff"):
         raise InputError(f"--output must be a .png or .tif file, not {args.output!r}")
-    session = _session(args)
+    from ..io import WRITABLE_SUFFIXES, check_output_path
+
+    inputs = tuple(p for p in (args.image, args.oracle, args.weights) if p)
     automatic = args.oracle is not None
-    steps = args.steps if args.steps is not None else (20 if automatic else 10**9)
     preview = Path(args.preview) if args.preview else Path(Path(args.image).stem + ".active-preview.png")
+    # every output is checked before the first question, not after the last
+    for output in (args.output, args.heatmap, None if automatic else preview):
+        if output:
+            check_output_path(output, inputs + ((args.resume,) if args.resume else ()),
+                              WRITABLE_SUFFIXES, kind="image")
+    if args.save_session:  # may be the session resumed: it is saved over after each answer
+        check_output_path(args.save_session, inputs, (".npz",), kind="session")
+    session = _session(args)
+    steps = args.steps if args.steps is not None else (20 if automatic else 10**9)
     done = sum(1 for step in session.history if step.stroke is None)
     while done < steps:
         began = time.perf_counter()
@@ -203,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         if automatic:
             label = session.oracle()
         else:
-            write_preview(preview, session, (top, left, size))
+            write_preview(preview, session, (top, left, size), inputs)
             x0, y0, x1, y1 = _box(session, top, left)
             key = _ask(f"region {done + 1} at x {x0}-{x1}, y {y0}-{y1} (see {preview}): "
                        "[f]oreground, [b]ackground, [s]kip, [p]aint a stroke, [u]ndo, [q]uit? ")[:1]
@@ -215,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
                     done -= 1
                 continue
             if key == "p":
-                _paint(session, args)
+                _paint(session, args, inputs)
                 continue
             if key not in KEYS:
                 print("please answer f, b, s, p, u or q", file=sys.stderr)
@@ -233,16 +257,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"step {done}: region top {top} left {left} -> {step.answer}, RMSE {record['rmse']:.4f}, "
                   f"{seconds:.2f} s", flush=True)
         if args.save_session:
-            session.save(args.save_session)
+            session.save(args.save_session, protect=inputs)
     if not automatic:
-        write_preview(preview, session, None)
+        write_preview(preview, session, None, inputs)
     if args.heatmap:
         from ..io import write_image
         from .informativeness import heat_map_image, informativeness_map
 
         heat = informativeness_map(session.matte(), session.trimap(), session.region_size)
-        write_image(args.heatmap, heat_map_image(session.env.image, heat),
-                    protect=[args.image] + ([args.oracle] if args.oracle else []))
+        write_image(args.heatmap, heat_map_image(session.env.image, heat), protect=inputs)
     if args.output:
         import cv2
 
@@ -253,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             height, width = session.original_shape
             alpha = cv2.resize(session.matte(), (width, height), interpolation=cv2.INTER_LINEAR)
-        write_alpha(args.output, np.clip(alpha, 0, 1), protect=[args.image] + ([args.oracle] if args.oracle else []))
+        write_alpha(args.output, np.clip(alpha, 0, 1), protect=inputs)
         if not args.json:
             print(args.output)
     return 0

@@ -43,6 +43,11 @@ SESSION_FORMAT = "mattebox-active-session-2"
 #: Session files this version reads: format 1 had regions only, format 2 adds strokes.
 READABLE_FORMATS = ("mattebox-active-session-1", SESSION_FORMAT)
 POLICIES = ("learned", "ideal", "region-cnn", "cluster", "random")
+#: Largest work size: every answer solves the matte of a work_size x work_size image, which
+#: at 2048 already takes seconds with sm (the paper works at 400).
+MAX_WORK_SIZE = 2048
+#: The options :func:`make_strategy` takes, for a clear error on any other.
+STRATEGY_OPTIONS = ("weights", "seed", "steps", "stride", "workers", "search_size", "region_cnn")
 
 
 def make_strategy(name: str, *, weights: str | Path | None = None, seed: int = 0, steps: int = 20,
@@ -53,6 +58,7 @@ def make_strategy(name: str, *, weights: str | Path | None = None, seed: int = 0
     :class:`~mattebox.active.baselines.IdealStrategy`)."""
     from . import baselines
 
+    seed = checks.option_number(seed, "seed", minimum=0, whole=True)
     if name == "learned":
         from .policy import LearnedStrategy, load_policy
 
@@ -93,11 +99,17 @@ class ActiveSession:
                  **strategy_options) -> None:
         if isinstance(policy, str) and policy not in POLICIES:
             raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        unknown = sorted(set(strategy_options) - set(STRATEGY_OPTIONS))
+        if unknown:
+            raise InputError(f"unknown session option(s) {', '.join(unknown)}; the policies take "
+                             f"{', '.join(STRATEGY_OPTIONS)}")
         image = checks.as_image(image)
         self.original_shape = image.shape[:2]
-        self.work_size = int(work_size)
-        if self.work_size < 32:
-            raise InputError(f"work size {work_size} is too small; use at least 32 pixels")
+        self.work_size = checks.option_number(work_size, "work size", minimum=32, whole=True,
+                                              note=f" and <= {MAX_WORK_SIZE} (the paper's: 400)")
+        if self.work_size > MAX_WORK_SIZE:
+            raise InputError(f"work size {work_size} is too large: every answer solves a matte of "
+                             f"that side; use at most {MAX_WORK_SIZE} (the paper's: 400)")
         work_alpha = None
         if alpha is not None:
             alpha = checks.as_alpha(alpha, "ground-truth alpha")
@@ -110,9 +122,9 @@ class ActiveSession:
         size = region_size_for(self.work_size) if region_size is None else int(region_size)
         loop_solver = solver
         if solve_size is not None:
-            if int(solve_size) < 16:
-                raise InputError(f"solve size {solve_size} is too small; use at least 16 pixels")
-            loop_solver = downscaled_solver(get_solver(solver), int(solve_size))
+            solve_size = checks.option_number(solve_size, "solve size", minimum=16, whole=True,
+                                              note=" pixels")
+            loop_solver = downscaled_solver(get_solver(solver), solve_size)
         self.env = ActiveEnvironment(resize_image(image, self.work_size), loop_solver, work_alpha, size)
         self._image = image
         if isinstance(policy, str):
@@ -123,6 +135,15 @@ class ActiveSession:
             self.strategy = policy
         self.strategy.reset(self.env.image)
         self._pending: tuple[int, int] | None = None
+
+    def set_oracle(self, alpha: np.ndarray) -> None:
+        """Give the session a ground-truth matte (the photo's size), for :meth:`oracle` and
+        :meth:`rmse` (a session restored from a file saved without one, say)."""
+        from .environment import resize_alpha
+
+        alpha = checks.as_alpha(alpha, "ground-truth alpha")
+        checks.check_same_size(self._image, alpha, "image", "ground-truth alpha")
+        self.env.alpha = resize_alpha(alpha, self.work_size)
 
     # ------------------------------------------------------------------ the loop
     @property
@@ -275,8 +296,13 @@ class ActiveSession:
         self._pending = None
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the session to ``path`` (.npz): work image, answers, mattes, settings (JSON)."""
+    def save(self, path: str | Path, protect: Any = ()) -> Path:
+        """Write the session to ``path`` (.npz): work image, answers, mattes, settings (JSON).
+        Atomic (:func:`mattebox.io.atomic_output`), its folder made if missing, refused over
+        a ``protect`` file."""
+        from ..errors import OutputError
+        from ..io import atomic_output
+
         path = Path(path)
         if path.suffix != ".npz":
             raise InputError(f"a session file must end in .npz, not {path.name!r}")
@@ -294,47 +320,45 @@ class ActiveSession:
         }
         if self.env.alpha is not None:
             arrays["alpha"] = self.env.alpha.astype(np.float32)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.stem + ".tmp.npz")
-        np.savez_compressed(temporary, **arrays)
-        temporary.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot make the folder of {str(path)!r}: {exc.strerror or exc}") from None
+        with atomic_output(path, protect, (".npz",)) as temporary:
+            np.savez_compressed(temporary, **arrays)
         return path
 
     @classmethod
     def restore(cls, path: str | Path, solver: Any = None, policy: Any = None, **strategy_options) -> "ActiveSession":
         """A session saved by :meth:`save`, at the same step (solver / policy may be overridden)."""
         path = Path(path)
+        damaged = (f"{path} is not a readable active-matting session (not a file --save-session or "
+                   f"ActiveSession.save wrote, or a damaged one)")
         try:
-            data = np.load(path, allow_pickle=False)
-            meta = json.loads(str(data["meta"]))
-            image = data["image"].astype(np.float64)
-            mattes = data["mattes"].astype(np.float64) / 65535
-            alpha = data["alpha"].astype(np.float64) if "alpha" in data else None
-        except (OSError, KeyError, ValueError) as exc:
-            raise InputError(f"{path} is not a readable active-matting session ({type(exc).__name__}: "
-                             f"not a file --save-session or ActiveSession.save wrote, or a damaged "
-                             f"one)") from None
-        if meta.get("format") not in READABLE_FORMATS:
-            raise InputError(f"{path} is not an active-matting session file (format {meta.get('format')!r})")
-        session = cls(image, solver=solver if solver is not None else meta["solver"],
-                      policy=policy if policy is not None else meta["policy"],
-                      work_size=meta["work_size"], region_size=meta["region_size"], **strategy_options)
-        if alpha is not None:
-            session.env.alpha = alpha
-        steps = []
-        trimap = session.env.trimap
-        for record, matte in zip(meta["steps"], mattes):
-            if "stroke" in record:
-                stroke = LabelledStroke(record["stroke"]["points"], record["answer"],
-                                        record["stroke"]["radius"])
-                trimap, box = painted(trimap, stroke)
-                steps.append(Step(*box, stroke.label, matte, trimap, session.env.error(matte), stroke))
-                continue
-            top, left, answer = int(record["top"]), int(record["left"]), record["answer"]
-            if answer != "skip":
-                trimap = trimap.copy()
-                trimap[top:top + session.region_size, left:left + session.region_size] = 1.0 if answer == "fg" else 0.0
-            steps.append(Step(top, left, session.region_size, answer, matte, trimap, session.env.error(matte)))
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                image = data["image"].astype(np.float64)
+                mattes = data["mattes"].astype(np.float64) / 65535
+                alpha = data["alpha"].astype(np.float64) if "alpha" in data else None
+        except Exception as exc:  # any reader's error (zip, npy, JSON): the file is not a session
+            raise InputError(f"{damaged[:-1]}; {type(exc).__name__})") from None
+        if not isinstance(meta, dict) or meta.get("format") not in READABLE_FORMATS:
+            found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+            raise InputError(f"{path} is not an active-matting session file (format {found!r})")
+        try:
+            session = cls(image, solver=solver if solver is not None else meta["solver"],
+                          policy=policy if policy is not None else meta["policy"],
+                          work_size=meta["work_size"], region_size=meta["region_size"],
+                          **strategy_options)
+            if alpha is not None:
+                if alpha.shape != session.env.shape:
+                    raise ValueError("ground truth of another size")
+                session.env.alpha = alpha
+            steps = _replayed_steps(session, meta["steps"], mattes)
+        except InputError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise InputError(f"{damaged[:-1]}: {type(exc).__name__} {exc})") from None
         session._replay(steps)
         return session
 
@@ -344,6 +368,35 @@ def _notice(strategy, env: ActiveEnvironment) -> None:
     notice = getattr(strategy, "notice", None)
     if notice is not None:
         notice(env)
+
+
+def _replayed_steps(session: ActiveSession, records: list, mattes: np.ndarray) -> list[Step]:
+    """The steps of a session file's records (:func:`_step_record`) and mattes; ValueError,
+    KeyError or TypeError where a record is not one this module wrote."""
+    if not isinstance(records, list) or len(records) != len(mattes):
+        raise ValueError(f"{len(mattes)} mattes for the steps {records!r:.60}")
+    if mattes.shape[1:] != session.env.shape:
+        raise ValueError(f"mattes of {mattes.shape[1:]} for a {session.env.shape} work image")
+    steps = []
+    trimap = session.env.trimap
+    size = session.region_size
+    for record, matte in zip(records, mattes):
+        answer = record["answer"]
+        if "stroke" in record:
+            stroke = LabelledStroke(record["stroke"]["points"], answer, record["stroke"]["radius"])
+            trimap, box = painted(trimap, stroke)
+            steps.append(Step(*box, stroke.label, matte, trimap, session.env.error(matte), stroke))
+            continue
+        top, left = int(record["top"]), int(record["left"])
+        if answer not in ("fg", "bg", "skip"):
+            raise ValueError(f"answer {answer!r}")
+        if not (0 <= top <= trimap.shape[0] - size and 0 <= left <= trimap.shape[1] - size):
+            raise ValueError(f"region at ({top}, {left}) outside the {trimap.shape} work image")
+        if answer != "skip":
+            trimap = trimap.copy()
+            trimap[top:top + size, left:left + size] = 1.0 if answer == "fg" else 0.0
+        steps.append(Step(top, left, size, answer, matte, trimap, session.env.error(matte)))
+    return steps
 
 
 def _step_record(step: Step) -> dict:

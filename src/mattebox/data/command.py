@@ -76,9 +76,22 @@ def _positive(value: int, what: str) -> int:
     return value
 
 
+#: Smallest side of a procedural foreground (as :func:`~.procedural.generate_foreground` checks).
+SMALLEST_SIZE = 32
+
+
+def _checked_numbers(args: argparse.Namespace) -> None:
+    """InputError for a negative seed or a size below :data:`SMALLEST_SIZE`, before any work."""
+    if getattr(args, "seed", None) is not None and args.seed < 0:
+        raise InputError(f"--seed must be a whole number >= 0, not {args.seed}")
+    if getattr(args, "size", None) is not None and args.size < SMALLEST_SIZE:
+        raise InputError(f"--size must be at least {SMALLEST_SIZE} pixels, not {args.size}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the ``data`` subcommand in ``args``; returns the exit status."""
     command = args.data_command
+    _checked_numbers(args)
     if command in ("foregrounds", "testset", "compose"):
         from ..io import make_output_folder
 
@@ -105,10 +118,15 @@ def run(args: argparse.Namespace) -> int:
                                 photos, args.seed)
         print(f"wrote {len(paths)} composites to {args.output}")
     elif command == "sheet":
-        from ..io import write_image
+        from ..io import WRITABLE_SUFFIXES, write_image
 
+        from ..io import check_output_path, make_output_folder
+
+        make_output_folder(Path(args.output).parent, create=False)
+        if Path(args.output).parent.is_dir():
+            check_output_path(args.output, suffixes=WRITABLE_SUFFIXES, kind="image")
         sheet = contact_sheet(_positive(args.per_kind, "--per-kind"), args.size, args.seed)
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        make_output_folder(Path(args.output).parent)
         write_image(args.output, sheet)
         print(f"wrote {args.output} ({sheet.shape[1]}x{sheet.shape[0]})")
     elif command == "speed":
