@@ -263,3 +263,14 @@ def test_more_bad_requests_get_one_sentence(files, capsys):
     for args, match in cases:
         assert_refused(args, capsys, match, empty)
     assert not (files / "t.png").exists() and not (files / "sheet.png").exists()
+
+
+def test_eval_names_the_file_of_another_size(tmp_path, capsys):
+    for sub in ("image", "alpha", "trimap"):
+        (tmp_path / "set" / sub).mkdir(parents=True)
+    image, alpha, _, _, trimap = make_composite(16, 20)
+    io.write_image(tmp_path / "set" / "image" / "s.png", image)
+    io.write_alpha(tmp_path / "set" / "alpha" / "s.png", alpha[:, :19])
+    io.write_trimap(tmp_path / "set" / "trimap" / "s.png", trimap)
+    code, _, err = run(["eval", "--method", "cf", "--data", tmp_path / "set"], capsys)
+    assert code == 2 and "alpha" in err and "19x16" in err and "Traceback" not in err, err

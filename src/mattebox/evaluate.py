@@ -82,7 +82,13 @@ class MattingFolder:
     def __getitem__(self, index: int) -> MattingSample:
         name = self.names[index]
         image_path, alpha_path, trimap_path = self._paths[name]
-        return MattingSample(name, io.read_image(image_path), io.read_alpha(alpha_path), io.read_trimap(trimap_path))
+        image, alpha, trimap = io.read_image(image_path), io.read_alpha(alpha_path), io.read_trimap(trimap_path)
+        for path, array in ((alpha_path, alpha), (trimap_path, trimap)):
+            if array.shape != image.shape[:2]:
+                raise InputError(f"{str(path)!r} is {array.shape[1]}x{array.shape[0]} but its image "
+                                 f"{str(image_path)!r} is {image.shape[1]}x{image.shape[0]}; every "
+                                 f"file of a sample must have the same size")
+        return MattingSample(name, image, alpha, trimap)
 
     def __iter__(self) -> Iterator[MattingSample]:
         for index in range(len(self)):
