@@ -205,3 +205,16 @@ def test_the_shipped_policies_run_with_an_oracle(files, capsys, policy):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["step"] for r in lines] == [1, 2, 3]
     assert all(0 <= r["region"][0] <= 61 and 0 <= r["region"][1] <= 61 for r in lines)
+
+
+def test_boxes_lie_inside_a_photo_smaller_than_a_region(tmp_path, capsys):
+    import numpy as np
+
+    write_image(tmp_path / "dot.png", np.full((2, 2, 3), 0.5))
+    write_alpha(tmp_path / "dot_alpha.png", np.array([[0.0, 1.0], [0.0, 1.0]]))
+    code = main(["active", str(tmp_path / "dot.png"), "--oracle", str(tmp_path / "dot_alpha.png"),
+                 "--steps", "3", "--policy", "random", "--work-size", "32", "--json"])
+    assert code == 0
+    for line in capsys.readouterr().out.splitlines():
+        x0, y0, x1, y1 = json.loads(line)["box"]
+        assert 0 <= x0 < x1 <= 2 and 0 <= y0 < y1 <= 2

@@ -250,11 +250,13 @@ def test_colour_mask_is_named_as_a_mask(files, capsys):
 def test_more_bad_requests_get_one_sentence(files, capsys):
     (files / "folder.png").mkdir()
     (files / "plain").write_text("a file")
+    io.write_image(files / "dot.png", np.full((2, 2, 3), 0.5))
     empty = files / "nothing"
     cases = [
         (["trimap", "--from-image", files / "image.png", "--box", "a,b,c,d", "-o", files / "t.png"], "--box"),
         (["trimap", "--from-image", files / "image.png", "--box", "1.5,2,30,30", "-o", files / "t.png"], "--box"),
         (["trimap", "--from-alpha", files / "alpha.png", "-o", files / "folder.png"], "folder"),
+        (["trimap", "--from-image", files / "dot.png", "-o", files / "t.png"], "too small"),
         (["data", "sheet", "--size", "0", "-o", files / "sheet.png"], "--size"),
         (["data", "sheet", "-o", files / "folder.png"], "folder"),
         (["data", "testset", "--seed", "-5", "-o", empty], "--seed"),

@@ -273,6 +273,9 @@ def trimap_from_box(
     image = checks.as_image(image)
     height, img_width = image.shape[:2]
     if box is None:
+        if min(height, img_width) < 4:
+            raise InputError(f"the {img_width}x{height} image is too small for an automatic trimap "
+                             f"(GrabCut needs a box inside it); use at least 4x4 pixels")
         box = (img_width // 10, height // 10, img_width * 8 // 10, height * 8 // 10)
     left, top, bw, bh = (int(v) for v in box)
     if bw < 2 or bh < 2 or left < 0 or top < 0 or left + bw > img_width or top + bh > height:

@@ -70,10 +70,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _box(session, top: int, left: int) -> list[int]:
-    sy = session.original_shape[0] / session.env.shape[0]
-    sx = session.original_shape[1] / session.env.shape[1]
+    """[x0, y0, x1, y1] in the photo's pixels of the region at (top, left) of the work image;
+    at least one pixel wide and inside the photo, however small the photo."""
+    height, width = session.original_shape
+    sy = height / session.env.shape[0]
+    sx = width / session.env.shape[1]
     size = session.region_size
-    return [int(round(left * sx)), int(round(top * sy)), int(round((left + size) * sx)), int(round((top + size) * sy))]
+    x0, y0 = min(round(left * sx), width - 1), min(round(top * sy), height - 1)
+    x1 = min(max(round((left + size) * sx), x0 + 1), width)
+    y1 = min(max(round((top + size) * sy), y0 + 1), height)
+    return [int(x0), int(y0), int(x1), int(y1)]
 
 
 def write_preview(path: Path, session, region: tuple[int, int, int] | None,
