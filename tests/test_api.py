@@ -103,6 +103,10 @@ def test_matte_from_files_writes_everything_and_protects_inputs(tmp_path):
     with pytest.raises(OutputError, match="input"):
         mattebox.matte(tmp_path / "out" / "composite.png", tmp_path / "tri.png", background="#00ff00",
                        output_dir=tmp_path / "out")
+    # without a background no composite.png is written, so a photo of that name is no obstacle
+    before = (tmp_path / "out" / "composite.png").read_bytes()
+    mattebox.matte(tmp_path / "out" / "composite.png", tmp_path / "tri.png", output_dir=tmp_path / "out")
+    assert (tmp_path / "out" / "composite.png").read_bytes() == before
 
 
 def test_versioned_name_tags_methods_past_their_first_revision():

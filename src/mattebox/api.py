@@ -163,7 +163,8 @@ def matte(
     if output_dir is not None:
         # Refuse unusable outputs before spending minutes on the solve.
         folder = io.make_output_folder(output_dir, create=False)  # MatteResult.save creates it
-        for name in ("alpha.png", "cutout.png", "composite.png"):
+        written = ("alpha.png", "cutout.png") + (("composite.png",) if background is not None else ())
+        for name in written:
             for source in inputs:
                 if (folder / name).resolve() == source.resolve():
                     raise OutputError(
