@@ -62,3 +62,48 @@ def test_foreground_estimation_recovers_the_true_colours(method, bound):
 def test_foreground_estimation_unknown_method():
     with pytest.raises(InputError, match="ml"):
         compose.estimate_foreground(np.zeros((2, 2, 3)), np.zeros((2, 2)), "magic")
+
+
+@pytest.mark.parametrize("method,options,match", [
+    ("ml", {"radius": 3}, "unknown option.*'ml': radius; choose from big_iterations, "
+                          "gradient_weight, regularization"),
+    ("cf", {"small_size": 3}, "unknown option.*'cf': small_size; choose from max_iterations"),
+    ("ml", {"small_size": "x"}, "small_size must be a whole number >= 0"),
+    ("ml", {"small_iterations": -1}, "small_iterations must be a whole number >= 0 and <= 1000"),
+    ("ml", {"big_iterations": 10**12}, "big_iterations must be a whole number >= 0 and <= 1000"),
+    ("ml", {"regularization": float("nan")}, "regularization must be a finite number >= 0 and "
+                                             "<= 1e\\+06"),
+    ("ml", {"regularization": float("inf")}, "regularization"),
+    ("ml", {"regularization": -1}, "regularization must be a finite number >= 0"),
+    ("ml", {"regularization": 1e300}, "regularization must be a finite number >= 0 and <= 1e"),
+    ("ml", {"gradient_weight": float("nan")}, "gradient_weight must be a finite number >= 0"),
+    ("ml", {"return_background": "yes"}, "return_background must be True or False"),
+    ("cf", {"max_iterations": "a"}, "max_iterations must be a whole number >= 1"),
+    ("cf", {"regularization": 0}, "regularization must be a finite number > 0"),
+    ("cf", {"regularization": float("nan")}, "regularization must be a finite number > 0"),
+    ("cf", {"tolerance": 0}, "tolerance must be a finite number > 0 and < 1"),
+])
+def test_foreground_options_are_checked_before_any_work(method, options, match):
+    image, alpha, *_ = make_composite(12, 16)
+    with pytest.raises(InputError, match=match):
+        compose.estimate_foreground(image, alpha, method, **options)
+
+
+def test_foreground_methods_called_directly_check_their_options_too():
+    image, alpha, *_ = make_composite(12, 16)
+    with pytest.raises(InputError, match="gradient_weight"):
+        compose.estimate_foreground_ml(image, alpha, gradient_weight=-1.0)
+    with pytest.raises(InputError, match="regularization"):
+        compose.estimate_foreground_cf(image, alpha, regularization=-1.0)
+    with pytest.raises(InputError, match="unknown foreground method"):
+        compose.estimate_foreground(image, alpha, ["ml"])
+
+
+def test_foreground_options_at_the_ends_of_their_ranges_give_finite_colours():
+    image, alpha, *_ = make_composite(12, 16)
+    for method, options in [("ml", dict(regularization=0.0, gradient_weight=0.0, small_size=0,
+                                        small_iterations=0, big_iterations=compose.MAX_SWEEPS)),
+                            ("ml", dict(regularization=1e6, gradient_weight=1e6)),
+                            ("cf", dict(regularization=1e6, tolerance=0.5, max_iterations=1))]:
+        estimate = compose.estimate_foreground(image, alpha, method, **options)
+        assert np.isfinite(estimate).all() and estimate.min() >= 0 and estimate.max() <= 1

@@ -166,6 +166,22 @@ def test_tiny_images():
     assert result[0, 1:5] == pytest.approx(ramp[1:5], abs=0.1)
 
 
+@pytest.mark.parametrize("value", [0, 0.0, -1e-10])
+def test_lle_regulariser_must_be_positive(value):
+    """At 0 the Gram matrix of a flat neighbourhood is singular: once a ZeroDivisionError
+    inside Numba (surfacing as a SystemError), now refused up front."""
+    from mattebox.errors import InputError
+
+    image = np.zeros((8, 8, 3))
+    image[:, 4:] = 1.0
+    trimap = np.full((8, 8), 0.5)
+    trimap[:, 0], trimap[:, -1] = 0.0, 1.0
+    with pytest.raises(InputError, match="lle_regulariser must be a finite number > 0"):
+        ifm.estimate_alpha_ifm(image, trimap, lle_regulariser=value)
+    tiny = ifm.estimate_alpha_ifm(image, trimap, lle_regulariser=1e-300)
+    assert np.isfinite(tiny).all()
+
+
 def test_one_pixel_unknown_band():
     image, alpha, trimap = one_pixel_band()
     result = ifm.estimate_alpha_ifm(image, trimap)

@@ -130,3 +130,41 @@ def test_all_metrics_on_a_perfect_prediction_are_zero():
     gt = rng.random((16, 16))
     values = metrics.all_metrics(gt, gt, np.full(gt.shape, 0.5))
     assert all(v == 0.0 for v in values.values())
+
+
+@pytest.mark.parametrize("sigma", [0, -1, float("nan"), "x", True, 0.05, 40, 100])
+def test_gradient_sigma_outside_the_kernels_range_is_refused(sigma):
+    with pytest.raises(InputError, match="sigma must be a finite number >= 0.1 and < 39.89"):
+        metrics.gradient_error(np.zeros((3, 3)), np.ones((3, 3)), np.full((3, 3), 0.5), sigma=sigma)
+
+
+def test_gradient_sigma_at_either_end_of_its_range_gives_a_finite_error():
+    rng = np.random.default_rng(2)
+    pred, gt = rng.random((12, 12)), rng.random((12, 12))
+    for sigma in (metrics.MIN_SIGMA, 39.89):
+        assert math.isfinite(metrics.gradient_error(pred, gt, sigma=sigma))
+
+
+@pytest.mark.parametrize("step", [0, float("nan"), "x", -0.1, 2, 1e-5, 1e-9])
+def test_connectivity_step_outside_its_range_is_refused(step):
+    with pytest.raises(InputError, match="step must be a finite number >= 0.001 and <= 1"):
+        metrics.connectivity_error(np.zeros((3, 3)), np.ones((3, 3)), np.full((3, 3), 0.5),
+                                   step=step)
+
+
+def test_connectivity_step_at_either_end_of_its_range():
+    pred, gt = np.array([[0.0, 0.25, 1.0]]), np.array([[0.0, 1.0, 1.0]])
+    # step 1: thresholds 0 and 1; omega = {2}, l = (0, 0, 1), phi_p = (1, 0.75, 1), phi_g = (1, 0, 1)
+    assert metrics.connectivity_error(pred, gt, np.full((1, 3), 0.5), step=1) == pytest.approx(7.5e-4)
+    assert math.isfinite(metrics.connectivity_error(pred, gt, np.full((1, 3), 0.5), step=1e-3))
+
+
+@pytest.mark.parametrize("measure", [metrics.sad, metrics.mse, metrics.rmse,
+                                     metrics.gradient_error, metrics.connectivity_error])
+@pytest.mark.parametrize("shape", [(0, 0), (0, 4)])
+def test_every_measure_refuses_empty_mattes(measure, shape):
+    empty = np.zeros(shape)
+    with pytest.raises(InputError, match="empty"):
+        measure(empty, empty, np.full(shape, 0.5))
+    with pytest.raises(InputError, match="empty"):
+        measure(empty, empty)

@@ -166,6 +166,67 @@ def test_bad_input_says_what_is_wrong():
         get_method("sm").fn(image, trimap, radius=3)
 
 
+@pytest.mark.parametrize("exponents", [3, "abcd", (1, 2, "a", 3), (1, 2, math.nan, 3),
+                                       (True, 2, 1, 4), None])
+def test_exponents_that_are_not_four_numbers_are_refused_quoting_them(exponents):
+    image, _, _, _, trimap = make_composite(20, 24, 0)
+    with pytest.raises(InputError, match=r"exponents must be four finite numbers >= 0") as error:
+        estimate_alpha_sm(image, trimap, exponents=exponents)
+    assert str(error.value).endswith(f"not {exponents!r}")
+
+
+def test_exponents_may_be_any_sequence_of_four_numbers():
+    image, _, _, _, trimap = make_composite(20, 24, 0)
+    np.testing.assert_array_equal(estimate_alpha_sm(image, trimap, exponents=np.array([3, 2, 1, 4])),
+                                  estimate_alpha_sm(image, trimap))
+
+
+@pytest.mark.parametrize("name,value", [
+    ("expansion_radius", 1e9), ("expansion_radius", sm.MAX_RADIUS + 1),
+    ("refinement_radius", 10**9), ("refinement_radius", sm.MAX_RADIUS + 1),
+    ("smoothing_window", 1e12), ("smoothing_window", 1773),
+    ("refinement_radius", 2.5), ("smoothing_window", 0), ("expansion_radius", -1),
+    ("confidence_lambda", -1), ("expansion_threshold", -0.1),
+])
+def test_radii_and_other_options_out_of_range_are_refused(name, value):
+    """1e9 and 1e12 once failed with numpy's "array is too big"."""
+    image, _, _, _, trimap = make_composite(20, 24, 0)
+    with pytest.raises(InputError, match=name):
+        estimate_alpha_sm(image, trimap, **{name: value})
+    with pytest.raises(InputError, match=name):
+        get_method("sm").fn(image, trimap, **{name: value})
+
+
+def test_radii_reaching_beyond_the_image_are_cut_to_it(monkeypatch):
+    """An expansion radius of 1e4 on 80 x 60 pixels once ran for minutes: the expansion's
+    disk and the smoothing's kernel are now cut to what can pair two pixels of the image
+    (with the same result: see the next test)."""
+    image, trimap = two_tone(12, 16, 8, (5, 11))
+    seen = []
+    expand = sm.expand_known_regions
+    monkeypatch.setattr(sm, "expand_known_regions",
+                        lambda image, labels, radius, threshold: seen.append(radius)
+                        or expand(image, labels, radius, threshold))
+    estimate_alpha_sm(image, trimap, expansion_radius=sm.MAX_RADIUS,
+                      refinement_radius=sm.MAX_RADIUS, smoothing_window=1772)
+    assert seen == [math.hypot(12, 16)]
+    offsets, weights = sm._smoothing_kernel(1772.0, 12, 16)
+    assert np.abs(offsets[:, 0]).max() == 11 and np.abs(offsets[:, 1]).max() == 15
+    whole, whole_weights = sm._smoothing_kernel(1772.0, 10**4, 10**4)
+    inside = (np.abs(whole[:, 0]) < 12) & (np.abs(whole[:, 1]) < 16)
+    np.testing.assert_array_equal(offsets, whole[inside])
+    np.testing.assert_array_equal(weights, whole_weights[inside])
+
+
+def test_a_radius_beyond_the_image_gives_the_result_of_one_that_just_covers_it():
+    image, _, _, _, trimap = make_composite(20, 24, 0)
+    covering = estimate_alpha_sm(image, trimap, expansion_radius=math.hypot(19, 23),
+                                 expansion_threshold=0.1, refinement_radius=23)
+    beyond = estimate_alpha_sm(image, trimap, expansion_radius=sm.MAX_RADIUS,
+                               expansion_threshold=0.1, refinement_radius=sm.MAX_RADIUS)
+    np.testing.assert_array_equal(covering, beyond)
+
+
 # --- determinism and registry ----------------------------------------------------------------
 
 

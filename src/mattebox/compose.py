@@ -90,6 +90,43 @@ def cutout(
 
 # --- foreground estimation -------------------------------------------------------------------
 
+#: Largest ``regularization`` and ``gradient_weight`` of the foreground estimators. The data
+#: term weighs at most 1 per pixel, so a smoothness weight of 1e6 already leaves F and B all
+#: but constant; far larger ones overflow (the multi-level 2 x 2 determinants pass 1e308
+#: near 1e153, the closed form's conjugate gradients sooner) and give NaN.
+MAX_SMOOTHNESS = 1e6
+#: Most Gauss-Seidel sweeps per pyramid level of the multi-level estimate (the paper's are 10
+#: and 2): each is a pass over the level, so a slip such as 1e9 would run for days.
+MAX_SWEEPS = 1000
+
+
+def _smoothness(value: object, name: str, *, positive: bool = False) -> float:
+    """``value`` as a float, or an InputError unless it is a finite number >= 0 (> 0 if
+    ``positive``) and at most :data:`MAX_SMOOTHNESS`."""
+    note = f" and <= {MAX_SMOOTHNESS:g} (larger leaves F and B flat and overflows)"
+    bound = {"above": 0.0} if positive else {"minimum": 0.0}
+    number = checks.option_number(value, name, note=note, **bound)
+    if number > MAX_SMOOTHNESS:
+        raise InputError(f"{name} must be a finite number {'>' if positive else '>='} 0{note}, "
+                         f"not {value!r}")
+    return number
+
+
+def _sweeps(value: object, name: str) -> int:
+    """``value`` as an int, or an InputError unless it is a whole number in [0, MAX_SWEEPS]."""
+    note = f" and <= {MAX_SWEEPS} (sweeps per level; the paper uses 10 and 2)"
+    number = checks.option_number(value, name, minimum=0, whole=True, note=note)
+    if number > MAX_SWEEPS:
+        raise InputError(f"{name} must be a whole number >= 0{note}, not {value!r}")
+    return number
+
+
+def _flag(value: object, name: str) -> bool:
+    """``value`` as a bool, or an InputError unless it is True or False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, not {value!r}")
+    return bool(value)
+
 
 @njit(cache=True)
 def _multilevel_level(image, alpha, fg, bg, iterations, regularization, gradient_weight):
@@ -148,9 +185,18 @@ def estimate_foreground_ml(
     (nearest-neighbour upsampling) and running a few Gauss-Seidel sweeps of the per-pixel
     2 x 2 systems (10 below ``small_size`` pixels, 2 above). Defaults are the paper's
     (eps = 5e-3, omega = 1). Returns F, or (F, B) with ``return_background``.
+
+    ``regularization`` and ``gradient_weight`` must lie in [0, 1e6], ``small_size`` be a whole
+    number >= 0 and the iteration counts whole numbers in [0, 1000].
     """
     import cv2
 
+    regularization = _smoothness(regularization, "regularization")
+    gradient_weight = _smoothness(gradient_weight, "gradient_weight")
+    small_size = checks.option_number(small_size, "small_size", minimum=0, whole=True)
+    small_iterations = _sweeps(small_iterations, "small_iterations")
+    big_iterations = _sweeps(big_iterations, "big_iterations")
+    return_background = _flag(return_background, "return_background")
     image = checks.as_image(image)
     alpha = checks.as_alpha(alpha)
     checks.check_same_size(image, alpha, "the image", "the alpha")
@@ -190,10 +236,18 @@ def estimate_foreground_cf(
     may change only where alpha changes. The paper weights by the alpha derivatives as we do;
     the small constant (our choice) keeps the system definite where alpha is flat. Solved by
     conjugate gradients started from the multi-level estimate, the three channels at once.
+
+    ``regularization`` must lie in (0, 1e6] (0 leaves the system singular where alpha is
+    flat), ``tolerance`` in (0, 1) and ``max_iterations`` be a whole number >= 1.
     """
     import scipy.sparse
     import scipy.sparse.linalg
 
+    regularization = _smoothness(regularization, "regularization", positive=True)
+    tolerance = checks.option_number(tolerance, "tolerance", above=0.0, below=1.0)
+    max_iterations = checks.option_number(max_iterations, "max_iterations", minimum=1,
+                                          whole=True)
+    return_background = _flag(return_background, "return_background")
     image = checks.as_image(image)
     alpha = checks.as_alpha(alpha)
     checks.check_same_size(image, alpha, "the image", "the alpha")
@@ -235,9 +289,22 @@ FOREGROUND_METHODS = {"ml": estimate_foreground_ml, "cf": estimate_foreground_cf
 
 
 def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = "ml", **options):
-    """Foreground colours of ``image`` given ``alpha``: "ml" (multi-level, fast) or "cf" (closed form)."""
-    if method not in FOREGROUND_METHODS:
+    """Foreground colours of ``image`` given ``alpha``: "ml" (multi-level, fast) or "cf" (closed form).
+
+    ``options`` are the keyword options of :func:`estimate_foreground_ml` or
+    :func:`estimate_foreground_cf`; an unknown name or a bad value raises InputError.
+    """
+    if not isinstance(method, str) or method not in FOREGROUND_METHODS:
         raise InputError(
             f"unknown foreground method {method!r}; choose one of {', '.join(FOREGROUND_METHODS)}"
         )
-    return FOREGROUND_METHODS[method](image, alpha, **options)
+    import inspect
+
+    fn = FOREGROUND_METHODS[method]
+    accepted = sorted(name for name, parameter in inspect.signature(fn).parameters.items()
+                      if parameter.kind is inspect.Parameter.KEYWORD_ONLY)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise InputError(f"unknown option(s) for foreground method {method!r}: "
+                         f"{', '.join(unknown)}; choose from {', '.join(accepted)}")
+    return fn(image, alpha, **options)

@@ -13,6 +13,9 @@ bit.
   sum of squared amplitude differences over unknown pixels, reported / 1000.
 - Connectivity (Rhemann et al. 2009, DIM code, step 0.1): see :func:`connectivity_error`.
 - RMSE over the whole image (Active Matting, Eq. 2) and trimap classification scores.
+
+Empty mattes (no pixels) raise :class:`~mattebox.errors.InputError` in every measure: an
+empty matte is a failed load or crop, not a perfect prediction.
 """
 
 from __future__ import annotations
@@ -26,6 +29,32 @@ from .errors import InputError
 
 UNKNOWN = 0.5
 
+#: The DIM code's kernel cut-off: the derivative-of-Gaussian kernel reaches out to where the
+#: Gaussian falls to epsilon.
+KERNEL_EPSILON = 1e-2
+#: Smallest gradient sigma: at 0.1 the kernel is already the central difference [-1, 0, 1] /
+#: sqrt(2) to within 2e-22 (its other weights are exp(-50) of it), and below about 0.04 its
+#: weights underflow to zeros (a NaN error).
+MIN_SIGMA = 0.1
+#: Smallest connectivity step: finer than the 1/255 of the 8-bit mattes the measure is meant
+#: for, and each of the 1/step thresholds labels the whole image's components (a step of
+#: 1e-5 took 10 s on 60 x 80 pixels, 1e-9 would take days).
+MIN_STEP = 1e-3
+
+
+def _largest_sigma(epsilon: float) -> float:
+    """Sigma below which the DIM kernel's half size, sigma sqrt(-2 ln(sqrt(2 pi) sigma
+    epsilon)), is defined: the logarithm's argument must stay below 1."""
+    return 1.0 / (math.sqrt(2 * math.pi) * epsilon)
+
+
+def _checked_sigma(sigma: object, epsilon: float = KERNEL_EPSILON) -> float:
+    """``sigma`` as a float, or an InputError unless MIN_SIGMA <= sigma < 1 / (sqrt(2 pi)
+    epsilon) (39.89 for the DIM code's epsilon 1e-2)."""
+    return checks.option_number(sigma, "sigma", minimum=MIN_SIGMA, below=_largest_sigma(epsilon),
+                                note=" (the DIM code uses 1.4; its kernel-size formula fails "
+                                     "at the upper bound)")
+
 
 def _prepare(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray | None):
     pred = checks.as_alpha(pred, "predicted alpha")
@@ -37,6 +66,9 @@ def _prepare(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray | None):
         trimap = checks.as_trimap(trimap)
         checks.check_same_size(gt, trimap, "the ground truth", "the trimap")
         unknown = trimap == UNKNOWN
+    if gt.size == 0:
+        raise InputError(f"the mattes are empty (shape {gt.shape}); pass mattes of at least one "
+                         f"pixel")
     return pred, gt, unknown
 
 
@@ -72,12 +104,15 @@ def _mat2gray(array: np.ndarray) -> np.ndarray:
     return (array - lo) / (hi - lo)
 
 
-def gaussian_derivative_kernel(sigma: float = 1.4, epsilon: float = 1e-2) -> np.ndarray:
+def gaussian_derivative_kernel(sigma: float = 1.4, epsilon: float = KERNEL_EPSILON) -> np.ndarray:
     """The x-derivative-of-Gaussian kernel of the DIM evaluation code, unit L2 norm.
 
     half size = ceil(sigma * sqrt(-2 ln(sqrt(2 pi) sigma epsilon))), 4 for sigma 1.4;
-    k[i, j] = gauss(y_i) * dgauss(x_j) with dgauss(x) = -x gauss(x) / sigma^2.
+    k[i, j] = gauss(y_i) * dgauss(x_j) with dgauss(x) = -x gauss(x) / sigma^2. ``sigma``
+    must be at least 0.1 and below 1 / (sqrt(2 pi) epsilon), ``epsilon`` in (0, 1).
     """
+    epsilon = checks.option_number(epsilon, "epsilon", above=0.0, below=1.0)
+    sigma = _checked_sigma(sigma, epsilon)
     half = int(math.ceil(sigma * math.sqrt(-2.0 * math.log(math.sqrt(2 * math.pi) * sigma * epsilon))))
     u = np.arange(-half, half + 1, dtype=np.float64)
     gauss = np.exp(-(u**2) / (2 * sigma**2)) / (sigma * math.sqrt(2 * math.pi))
@@ -100,7 +135,12 @@ def _gradient_amplitude(matte: np.ndarray, sigma: float) -> np.ndarray:
 def gradient_error(
     pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray | None = None, sigma: float = 1.4
 ) -> float:
-    """Gradient error of Rhemann et al. (2009) as computed by the DIM code, divided by 1000."""
+    """Gradient error of Rhemann et al. (2009) as computed by the DIM code, divided by 1000.
+
+    ``sigma`` (DIM: 1.4) must be at least 0.1 (:data:`MIN_SIGMA`) and below 39.89, where the
+    DIM code's kernel size stops being defined.
+    """
+    sigma = _checked_sigma(sigma)
     pred, gt, unknown = _prepare(pred, gt, trimap)
     amp_pred = _gradient_amplitude(_mat2gray(pred * 255.0), sigma)
     amp_gt = _gradient_amplitude(_mat2gray(gt * 255.0), sigma)
@@ -128,7 +168,11 @@ def connectivity_error(
     of (p >= t_i) & (g >= t_i); a pixel outside omega whose level l is still unset gets
     l = t_{i-1}; unset levels become 1. With d = a - l, phi = 1 - d [d >= 0.15]; the error is
     sum |phi_p - phi_g| over unknown pixels. An empty intersection leaves omega empty.
+    ``step`` (DIM: 0.1) must lie in [1e-3, 1] (see :data:`MIN_STEP`).
     """
+    note = " and <= 1 (the DIM code uses 0.1)"
+    if checks.option_number(step, "step", minimum=MIN_STEP, note=note) > 1:
+        raise InputError(f"step must be a finite number >= {MIN_STEP:g}{note}, not {step!r}")
     pred, gt, unknown = _prepare(pred, gt, trimap)
     count = int(round(1.0 / step))
     thresholds = np.arange(count + 1) / count  # k / 10 exactly, as 51/255 == 2/10 must hold

@@ -449,10 +449,14 @@ def estimate_alpha_ifm(
         option_number(value, name, minimum=1, whole=True) for name, value in (
             ("cm_neighbors", cm_neighbors), ("ku_neighbors", ku_neighbors),
             ("uu_neighbors", uu_neighbors), ("radius", radius), ("max_iter", max_iter)))
-    cm_weight, ku_weight, uu_weight, local_weight, lle_regulariser = (
+    cm_weight, ku_weight, uu_weight, local_weight = (
         option_number(value, name, minimum=0.0) for name, value in (
             ("cm_weight", cm_weight), ("ku_weight", ku_weight), ("uu_weight", uu_weight),
-            ("local_weight", local_weight), ("lle_regulariser", lle_regulariser)))
+            ("local_weight", local_weight)))
+    # Without it the Gram matrix of a pixel whose neighbours share a channel's value with it
+    # is singular, and the LLE solve (_lle_weights) divides by zero.
+    lle_regulariser = option_number(lle_regulariser, "lle_regulariser", above=0.0,
+                                    note=" (default 1e-10)")
     cm_xy, ku_xy, uu_xy = (
         option_number(value, name, minimum=0.0, below=MAX_POSITION_WEIGHT,
                       note=" (larger leaves colour no say)")

@@ -102,6 +102,12 @@ MAX_PIXELS = 1 << 32
 #: Runs of unknown pixels of one row closer than this are joined for stages 3 and 4, whose
 #: cost per run (one pass per window offset) outweighs the pixels skipped between runs.
 JOIN_GAP = 32
+#: Largest radius, in pixels, of the expansion's disk (k_i), the refinement's window (k_r) and
+#: the smoothing's disk (m / sqrt(pi)) accepted. Their work per unknown pixel grows with the
+#: square of the radius: at 1000, 10^4 times that at the paper's k_i = 10; far larger values
+#: are slips, whose offset tables would not fit in memory. Radii that reach beyond the image
+#: are cut to it in :func:`_solve` (same result, less work).
+MAX_RADIUS = 1000
 
 
 @njit(cache=True, inline="always")
@@ -686,14 +692,17 @@ def _smooth(planes, known, spans, parts, fg, bg, alpha, confidence, fb_weight, f
 
 
 @functools.lru_cache(maxsize=8)
-def _smoothing_kernel(window: float) -> tuple[np.ndarray, np.ndarray]:
+def _smoothing_kernel(window: float, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Offsets of the disk of radius 3 sigma, sigma^2 = m^2 / (9 pi), and their weights
     G(d) = exp(-d^2 / sigma^2) as float32 (Section 3.4; G(0) = 1, see
-    :func:`estimate_alpha_sm`). Cached: every call shares the arrays; do not modify them."""
+    :func:`estimate_alpha_sm`), less those that pair no two pixels of a ``height`` x
+    ``width`` image (|dy| >= height or |dx| >= width; the others keep their order, so the
+    result is the same). Cached: every call shares the arrays; do not modify them."""
     sigma_sq = window * window / (9.0 * math.pi)
     reach = 3.0 * math.sqrt(sigma_sq)
     r = int(math.floor(reach))
-    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    ry, rx = min(r, height - 1), min(r, width - 1)
+    dy, dx = np.mgrid[-ry : ry + 1, -rx : rx + 1]
     dy, dx = dy.ravel(), dx.ravel()
     d2 = dy * dy + dx * dx
     keep = d2 <= reach * reach
@@ -812,6 +821,10 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
         alpha[unknown] = 1.0 if has_f else (0.0 if has_b else 0.5)
         return (alpha, *_layers(image, labels)) if layers else (alpha, None, None)
 
+    # hypot(H, W) exceeds the distance between any two pixels, and 2 that between any two
+    # colours of [0, 1]^3 (sqrt(3)); larger values change nothing (and 1e300^2 overflows).
+    expansion_radius = min(expansion_radius, math.hypot(*labels.shape))
+    expansion_threshold = min(expansion_threshold, 2.0)
     labels = expand_known_regions(image, labels, expansion_radius, expansion_threshold)
     spans = label_spans(labels, UNKNOWN)
     if spans.shape[0] == 0:  # the expansion labelled every unknown pixel
@@ -828,11 +841,15 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
     fg, bg, refined_alpha, confidence, fb_weight, fb_distance, known, alpha = _stage_buffers(
         planes, labels)
     joined = joined_spans(spans, JOIN_GAP)
+    # A window or disk reaching beyond the image pairs no more pixels (the same result), so
+    # the refinement window and the smoothing kernel are cut to the image's size.
+    height, width = labels.shape
+    radius = int(min(refinement_radius, max(height, width)))
     _refine(planes, joined, parts, gathered_f, gathered_b, gathered_d, gathered_inv, gathered_var,
-            int(refinement_radius), float(confidence_lambda), fg, bg, refined_alpha, confidence,
+            radius, float(confidence_lambda), fg, bg, refined_alpha, confidence,
             fb_weight, fb_distance)
 
-    offsets, weights = _smoothing_kernel(float(smoothing_window))
+    offsets, weights = _smoothing_kernel(float(smoothing_window), height, width)
     # Stage 4 writes F and B on every unknown pixel, and only those are read (_layers).
     shape = planes.shape if layers else (0, 0, 0)
     out_f, out_b = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
@@ -866,18 +883,19 @@ def estimate_alpha_sm(
         Also return the estimated foreground F and background B (H x W x 3).
     expansion_radius, expansion_threshold
         k_i = 10 (pixels) and k_c = 5/256 (RGB distance, colours in [0, 1]), Section 3.1;
-        0 disables the expansion.
+        0 disables the expansion. The radius may be at most 1000 (:data:`MAX_RADIUS`).
     rays
         k_g = 4 sampling rays per pixel, Section 3.2.
     exponents
         (e_N, e_A, e_f, e_b) = (3, 2, 1, 4) of the pair objective g_p, Section 3.2.
     refinement_radius
-        k_r = 5: the (2 k_r + 1)^2 window whose 3 best pairs are averaged, Section 3.3.
+        k_r = 5: the (2 k_r + 1)^2 window whose 3 best pairs are averaged, Section 3.3;
+        at most 1000.
     confidence_lambda
         lambda = 10 in the confidences exp(-lambda M_p), Sections 3.3 and 3.4.
     smoothing_window
         m = 10: the smoothing Gaussian has sigma^2 = m^2 / (9 pi) and reaches 3 sigma,
-        Section 3.4.
+        Section 3.4; at most 1772 (a reach of 1000 pixels).
 
     Returns
     -------
@@ -955,7 +973,7 @@ _DEFAULTS = dict(
 
 def _checked_options(**options) -> dict:
     """The solver's options with defaults filled in; InputError for unknown or bad ones."""
-    from ..checks import check_option_types
+    from ..checks import check_option_types, option_number
     from ..errors import InputError
 
     unknown = set(options) - set(_DEFAULTS)
@@ -966,22 +984,47 @@ def _checked_options(**options) -> dict:
         )
     check_option_types("sm", options, _DEFAULTS)
     options = {**_DEFAULTS, **options}
-    rays, exponents = options["rays"], tuple(options["exponents"])
+    rays = options["rays"]
     if int(rays) != rays or not 1 <= rays <= MAX_RAYS:
         raise InputError(f"rays must be a whole number from 1 to {MAX_RAYS}, not {rays}")
-    if len(exponents) != 4 or not all(math.isfinite(e) and e >= 0 for e in exponents):
-        raise InputError(
-            f"exponents must be four finite numbers >= 0 (e_N, e_A, e_f, e_b), not {exponents}"
-        )
-    radius = options["refinement_radius"]
-    if int(radius) != radius or radius < 0:
-        raise InputError(f"refinement_radius must be a whole number >= 0, not {radius}")
-    if not options["smoothing_window"] > 0 or not options["confidence_lambda"] >= 0:
-        raise InputError("smoothing_window must be > 0 and confidence_lambda >= 0")
-    if not options["expansion_radius"] >= 0 or not options["expansion_threshold"] >= 0:
-        raise InputError("expansion_radius and expansion_threshold must be >= 0 (0 disables)")
-    options.update(rays=int(rays), exponents=exponents, refinement_radius=int(radius))
+    exponents = _checked_exponents(options["exponents"])
+    option_number(options["confidence_lambda"], "confidence_lambda", minimum=0.0)
+    option_number(options["expansion_threshold"], "expansion_threshold", minimum=0.0,
+                  note=" (0 disables the expansion)")
+    # Each radius at most MAX_RADIUS pixels; the smoothing disk's radius is m / sqrt(pi).
+    paper = {"expansion_radius": 10, "refinement_radius": 5, "smoothing_window": 10}
+    limits = {"expansion_radius": MAX_RADIUS, "refinement_radius": MAX_RADIUS,
+              "smoothing_window": round(MAX_RADIUS * math.sqrt(math.pi))}
+    radius = option_number(options["refinement_radius"], "refinement_radius", minimum=0,
+                           whole=True)
+    option_number(options["expansion_radius"], "expansion_radius", minimum=0.0,
+                  note=" (0 disables the expansion)")
+    option_number(options["smoothing_window"], "smoothing_window", above=0.0)
+    for name, limit in limits.items():
+        if options[name] > limit:
+            raise InputError(f"{name} must be at most {limit} (a reach of {MAX_RADIUS} pixels; "
+                             f"the paper uses {paper[name]} and the work grows with its "
+                             f"square), not {options[name]!r}")
+    options.update(rays=int(rays), exponents=exponents, refinement_radius=radius)
     return options
+
+
+def _checked_exponents(value: object) -> tuple[float, float, float, float]:
+    """``value`` as four floats, or an InputError unless it holds four finite numbers >= 0."""
+    from ..errors import InputError
+
+    items = () if isinstance(value, (str, bytes)) else value
+    try:
+        items = tuple(items)
+    except TypeError:  # not a sequence: a single number, None, ...
+        items = ()
+    if len(items) != 4 or not all(
+            not isinstance(e, (bool, np.bool_)) and isinstance(e, (int, float, np.integer,
+                                                                   np.floating))
+            and math.isfinite(e) and e >= 0 for e in items):
+        raise InputError(f"exponents must be four finite numbers >= 0 (e_N, e_A, e_f, e_b), "
+                         f"e.g. (3, 2, 1, 4), not {value!r}")
+    return tuple(float(e) for e in items)
 
 
 @register_method(
