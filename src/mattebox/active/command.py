@@ -214,15 +214,16 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--output must be a .png or .tif file, not {args.output!r}")
     from ..io import WRITABLE_SUFFIXES, check_output_path
 
+    # the session file may be saved over the one resumed; the images may replace no input
     inputs = tuple(p for p in (args.image, args.oracle, args.weights) if p)
+    images_protect = inputs + ((args.resume,) if args.resume else ())
     automatic = args.oracle is not None
     preview = Path(args.preview) if args.preview else Path(Path(args.image).stem + ".active-preview.png")
     # every output is checked before the first question, not after the last
     for output in (args.output, args.heatmap, None if automatic else preview):
         if output:
-            check_output_path(output, inputs + ((args.resume,) if args.resume else ()),
-                              WRITABLE_SUFFIXES, kind="image")
-    if args.save_session:  # may be the session resumed: it is saved over after each answer
+            check_output_path(output, images_protect, WRITABLE_SUFFIXES, kind="image")
+    if args.save_session:
         check_output_path(args.save_session, inputs, (".npz",), kind="session")
     session = _session(args)
     steps = args.steps if args.steps is not None else (20 if automatic else 10**9)
@@ -233,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         if automatic:
             label = session.oracle()
         else:
-            write_preview(preview, session, (top, left, size), inputs)
+            write_preview(preview, session, (top, left, size), images_protect)
             x0, y0, x1, y1 = _box(session, top, left)
             key = _ask(f"region {done + 1} at x {x0}-{x1}, y {y0}-{y1} (see {preview}): "
                        "[f]oreground, [b]ackground, [s]kip, [p]aint a stroke, [u]ndo, [q]uit? ")[:1]
@@ -265,13 +266,13 @@ def run(args: argparse.Namespace) -> int:
         if args.save_session:
             session.save(args.save_session, protect=inputs)
     if not automatic:
-        write_preview(preview, session, None, inputs)
+        write_preview(preview, session, None, images_protect)
     if args.heatmap:
         from ..io import write_image
         from .informativeness import heat_map_image, informativeness_map
 
         heat = informativeness_map(session.matte(), session.trimap(), session.region_size)
-        write_image(args.heatmap, heat_map_image(session.env.image, heat), protect=inputs)
+        write_image(args.heatmap, heat_map_image(session.env.image, heat), protect=images_protect)
     if args.output:
         import cv2
 
@@ -282,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             height, width = session.original_shape
             alpha = cv2.resize(session.matte(), (width, height), interpolation=cv2.INTER_LINEAR)
-        write_alpha(args.output, np.clip(alpha, 0, 1), protect=inputs)
+        write_alpha(args.output, np.clip(alpha, 0, 1), protect=images_protect)
         if not args.json:
             print(args.output)
     return 0
