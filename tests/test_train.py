@@ -217,6 +217,19 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def test_command_refuses_an_output_that_is_a_file_before_training(tmp_path):
+    import tomli_w
+
+    from mattebox.errors import OutputError
+
+    config_path = tmp_path / "toy.toml"
+    config_path.write_text(tomli_w.dumps(TOY))
+    (tmp_path / "taken").write_text("a file, not a run folder")
+    with pytest.raises(OutputError, match="is a file"):
+        command.run(_parse([str(config_path), "--out", str(tmp_path / "taken"), "--no-progress"]))
+    assert (tmp_path / "taken").read_text() == "a file, not a run folder"
+
+
 def test_command_trains_resumes_and_exports(tmp_path, capsys):
     import tomli_w
 

@@ -92,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--export-only needs --export PATH")
         print(f"wrote {_export(out_dir, args.export)}")
         return 0
+    from ..io import make_output_folder
+
+    make_output_folder(out_dir, create=False)  # a file or an unwritable place: say so now
     if not args.resume and (out_dir / "last.pt").exists() and not args.evaluate:
         raise InputError(f"{out_dir} already holds a run; pass --resume to continue it or --out "
                          "to start a new one elsewhere")
