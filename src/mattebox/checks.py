@@ -110,22 +110,24 @@ def non_negative_number(value: object, name: str, note: str = "") -> float:
 
 
 def option_number(value: object, name: str, *, minimum: float | None = None,
-                  above: float | None = None, below: float | None = None,
-                  whole: bool = False, note: str = "") -> float | int:
+                  above: float | None = None, maximum: float | None = None,
+                  below: float | None = None, whole: bool = False,
+                  note: str = "") -> float | int:
     """``value`` as a float (an int if ``whole``), or an :class:`InputError` naming ``name``
-    unless it is a finite number, whole if asked, ``>= minimum``, ``> above`` and ``< below``
-    (each bound only where given; ``note`` goes into the message after them). For a
-    solver's numeric options, checked before any work."""
+    unless it is a finite number, whole if asked, ``>= minimum``, ``> above``, ``<= maximum``
+    and ``< below`` (each bound only where given; ``note`` goes into the message after them).
+    For a solver's numeric options, checked before any work."""
     number = (not isinstance(value, (bool, np.bool_))
               and isinstance(value, (int, float, np.integer, np.floating))
               and bool(np.isfinite(value)))
     ok = number and (not whole or float(value) == int(value))
     ok = ok and (minimum is None or value >= minimum) and (above is None or value > above)
-    ok = ok and (below is None or value < below)
+    ok = ok and (maximum is None or value <= maximum) and (below is None or value < below)
     if not ok:
         kind = "a whole number" if whole else "a finite number"
         bounds = [f">= {minimum:g}" if minimum is not None else "",
                   f"> {above:g}" if above is not None else "",
+                  f"<= {maximum:g}" if maximum is not None else "",
                   f"< {below:g}" if below is not None else ""]
         wanted = " and ".join(b for b in bounds if b)
         raise InputError(f"{name} must be {kind}{' ' + wanted if wanted else ''}{note}, "

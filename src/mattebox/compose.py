@@ -103,22 +103,15 @@ MAX_SWEEPS = 1000
 def _smoothness(value: object, name: str, *, positive: bool = False) -> float:
     """``value`` as a float, or an InputError unless it is a finite number >= 0 (> 0 if
     ``positive``) and at most :data:`MAX_SMOOTHNESS`."""
-    note = f" and <= {MAX_SMOOTHNESS:g} (larger leaves F and B flat and overflows)"
     bound = {"above": 0.0} if positive else {"minimum": 0.0}
-    number = checks.option_number(value, name, note=note, **bound)
-    if number > MAX_SMOOTHNESS:
-        raise InputError(f"{name} must be a finite number {'>' if positive else '>='} 0{note}, "
-                         f"not {value!r}")
-    return number
+    return checks.option_number(value, name, maximum=MAX_SMOOTHNESS,
+                                note=" (larger leaves F and B flat and overflows)", **bound)
 
 
 def _sweeps(value: object, name: str) -> int:
     """``value`` as an int, or an InputError unless it is a whole number in [0, MAX_SWEEPS]."""
-    note = f" and <= {MAX_SWEEPS} (sweeps per level; the paper uses 10 and 2)"
-    number = checks.option_number(value, name, minimum=0, whole=True, note=note)
-    if number > MAX_SWEEPS:
-        raise InputError(f"{name} must be a whole number >= 0{note}, not {value!r}")
-    return number
+    return checks.option_number(value, name, minimum=0, maximum=MAX_SWEEPS, whole=True,
+                                note=" (sweeps per level; the paper uses 10 and 2)")
 
 
 def _flag(value: object, name: str) -> bool:

@@ -170,9 +170,8 @@ def connectivity_error(
     sum |phi_p - phi_g| over unknown pixels. An empty intersection leaves omega empty.
     ``step`` (DIM: 0.1) must lie in [1e-3, 1] (see :data:`MIN_STEP`).
     """
-    note = " and <= 1 (the DIM code uses 0.1)"
-    if checks.option_number(step, "step", minimum=MIN_STEP, note=note) > 1:
-        raise InputError(f"step must be a finite number >= {MIN_STEP:g}{note}, not {step!r}")
+    checks.option_number(step, "step", minimum=MIN_STEP, maximum=1.0,
+                         note=" (the DIM code uses 0.1)")
     pred, gt, unknown = _prepare(pred, gt, trimap)
     count = int(round(1.0 / step))
     thresholds = np.arange(count + 1) / count  # k / 10 exactly, as 51/255 == 2/10 must hold

@@ -105,11 +105,9 @@ class ActiveSession:
                              f"{', '.join(STRATEGY_OPTIONS)}")
         image = checks.as_image(image)
         self.original_shape = image.shape[:2]
-        self.work_size = checks.option_number(work_size, "work size", minimum=32, whole=True,
-                                              note=f" and <= {MAX_WORK_SIZE} (the paper's: 400)")
-        if self.work_size > MAX_WORK_SIZE:
-            raise InputError(f"work size {work_size} is too large: every answer solves a matte of "
-                             f"that side; use at most {MAX_WORK_SIZE} (the paper's: 400)")
+        self.work_size = checks.option_number(work_size, "work size", minimum=32,
+                                              maximum=MAX_WORK_SIZE, whole=True,
+                                              note=" (the paper's: 400)")
         work_alpha = None
         if alpha is not None:
             alpha = checks.as_alpha(alpha, "ground-truth alpha")
@@ -300,8 +298,7 @@ class ActiveSession:
         """Write the session to ``path`` (.npz): work image, answers, mattes, settings (JSON).
         Atomic (:func:`mattebox.io.atomic_output`), its folder made if missing, refused over
         a ``protect`` file."""
-        from ..errors import OutputError
-        from ..io import atomic_output
+        from ..io import atomic_output, make_output_folder
 
         path = Path(path)
         if path.suffix != ".npz":
@@ -320,10 +317,7 @@ class ActiveSession:
         }
         if self.env.alpha is not None:
             arrays["alpha"] = self.env.alpha.astype(np.float32)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot make the folder of {str(path)!r}: {exc.strerror or exc}") from None
+        make_output_folder(path.parent)
         with atomic_output(path, protect, (".npz",)) as temporary:
             np.savez_compressed(temporary, **arrays)
         return path

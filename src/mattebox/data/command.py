@@ -118,9 +118,7 @@ def run(args: argparse.Namespace) -> int:
                                 photos, args.seed)
         print(f"wrote {len(paths)} composites to {args.output}")
     elif command == "sheet":
-        from ..io import WRITABLE_SUFFIXES, write_image
-
-        from ..io import check_output_path, make_output_folder
+        from ..io import WRITABLE_SUFFIXES, check_output_path, make_output_folder, write_image
 
         make_output_folder(Path(args.output).parent, create=False)
         if Path(args.output).parent.is_dir():

@@ -49,7 +49,7 @@ from numba import njit, prange
 from ..registry import register_method
 from ._common import UNKNOWN, check_regulariser, trivial_alpha
 from .laplacian import matting_laplacian
-from .neighbours import MAX_POSITION_WEIGHT, build_tree, query_tree
+from .neighbours import build_tree, checked_position_weight, query_tree
 
 #: Points per leaf of the neighbour searches' k-d trees (faster than 12 or 32 on these searches).
 TREE_LEAF_SIZE = 24
@@ -457,10 +457,8 @@ def estimate_alpha_ifm(
     # is singular, and the LLE solve (_lle_weights) divides by zero.
     lle_regulariser = option_number(lle_regulariser, "lle_regulariser", above=0.0,
                                     note=" (default 1e-10)")
-    cm_xy, ku_xy, uu_xy = (
-        option_number(value, name, minimum=0.0, below=MAX_POSITION_WEIGHT,
-                      note=" (larger leaves colour no say)")
-        for name, value in (("cm_xy", cm_xy), ("ku_xy", ku_xy), ("uu_xy", uu_xy)))
+    cm_xy, ku_xy, uu_xy = (checked_position_weight(value, name) for name, value in (
+        ("cm_xy", cm_xy), ("ku_xy", ku_xy), ("uu_xy", uu_xy)))
     epsilon = check_regulariser(epsilon)
     tol = option_number(tol, "tol", above=0.0, below=1.0)
     if use_known_to_unknown not in (None, True, False):

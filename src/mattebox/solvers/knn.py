@@ -32,7 +32,8 @@ from ..errors import InputError
 from ..registry import register_method
 from ._common import SOLVER_TOL, UNKNOWN, check_linear_options, fill_unknowns, trivial_alpha
 from .linear import solve_spd
-from .neighbours import MAX_POSITION_WEIGHT, build_tree, morton_order, order_bound, query_tree
+from .neighbours import (build_tree, checked_position_weight, morton_order, order_bound,
+                         query_tree)
 
 
 def knn_features(image: np.ndarray, spatial_weight: float) -> np.ndarray:
@@ -240,9 +241,7 @@ def _checked_neighbour_sets(n_neighbors: object, spatial_weights: object
         raise InputError(f"n_neighbors {max(counts)} is too many: each pixel's neighbours are held "
                          f"in memory and the Laplacian fills with them; use at most "
                          f"{MAX_NEIGHBOURS} (the paper uses 10, pymatting 20)")
-    weights = tuple(option_number(w, "each of spatial_weights", minimum=0.0,
-                                  below=MAX_POSITION_WEIGHT, note=" (larger leaves colour no say)")
-                    for w in weights)
+    weights = tuple(checked_position_weight(w, "each of spatial_weights") for w in weights)
     return counts, weights
 
 

@@ -27,6 +27,14 @@ TOP_LEVELS = 4
 MAX_POSITION_WEIGHT = 1e6
 
 
+def checked_position_weight(value: object, name: str) -> float:
+    """``value`` as a float, or an InputError unless it is in [0, :data:`MAX_POSITION_WEIGHT`)."""
+    from ..checks import option_number
+
+    return option_number(value, name, minimum=0.0, below=MAX_POSITION_WEIGHT,
+                         note=" (larger leaves colour no say)")
+
+
 @njit(cache=True, inline="always")
 def _node_guess(count, leaf_size):
     """Nodes that a subtree of ``count`` points usually needs: one leaf per half a leaf's worth

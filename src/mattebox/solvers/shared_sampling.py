@@ -992,19 +992,13 @@ def _checked_options(**options) -> dict:
     option_number(options["expansion_threshold"], "expansion_threshold", minimum=0.0,
                   note=" (0 disables the expansion)")
     # Each radius at most MAX_RADIUS pixels; the smoothing disk's radius is m / sqrt(pi).
-    paper = {"expansion_radius": 10, "refinement_radius": 5, "smoothing_window": 10}
-    limits = {"expansion_radius": MAX_RADIUS, "refinement_radius": MAX_RADIUS,
-              "smoothing_window": round(MAX_RADIUS * math.sqrt(math.pi))}
+    reach = f"a reach of at most {MAX_RADIUS} pixels; the work grows with its square"
     radius = option_number(options["refinement_radius"], "refinement_radius", minimum=0,
-                           whole=True)
+                           maximum=MAX_RADIUS, whole=True, note=f" ({reach})")
     option_number(options["expansion_radius"], "expansion_radius", minimum=0.0,
-                  note=" (0 disables the expansion)")
-    option_number(options["smoothing_window"], "smoothing_window", above=0.0)
-    for name, limit in limits.items():
-        if options[name] > limit:
-            raise InputError(f"{name} must be at most {limit} (a reach of {MAX_RADIUS} pixels; "
-                             f"the paper uses {paper[name]} and the work grows with its "
-                             f"square), not {options[name]!r}")
+                  maximum=MAX_RADIUS, note=f" (0 disables the expansion; {reach})")
+    option_number(options["smoothing_window"], "smoothing_window", above=0.0,
+                  maximum=round(MAX_RADIUS * math.sqrt(math.pi)), note=f" ({reach})")
     options.update(rays=int(rays), exponents=exponents, refinement_radius=radius)
     return options
 
