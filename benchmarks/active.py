@@ -194,14 +194,29 @@ class CandidateCells:
 
 def rmse_after_regions(image, alpha, regions, solver: str, region: int) -> float:
     """RMSE of ``solver`` on the trimap of the given (top, left, answer) regions."""
-    from mattebox.active.environment import get_solver, solve_matte
+    from mattebox.active.environment import solve_matte
     from mattebox.metrics import rmse
 
     trimap = np.full(alpha.shape, 0.5)
     for top, left, answer in regions:
         if answer != "skip":
             trimap[top:top + region, left:left + region] = 1.0 if answer == "fg" else 0.0
-    return rmse(solve_matte(image, trimap, get_solver(solver)), alpha)
+    return rmse(solve_matte(image, trimap, solver_for(solver)), alpha)
+
+
+def file_part(entry: str) -> str:
+    """A ``--reuse-solvers`` entry as part of a file name (``sm_refine-laplacian``)."""
+    return entry.replace(":", "_").replace("=", "-")
+
+
+def solver_for(entry: str):
+    """The solver of a ``--reuse-solvers`` entry: a registered name, optionally with options
+    after colons (``sm:refine=laplacian``)."""
+    from mattebox.active.environment import get_solver
+    from mattebox.cli import parse_options
+
+    name, *pairs = entry.split(":")
+    return get_solver(name, **parse_options(pairs))
 
 
 class Cache:
@@ -231,15 +246,17 @@ class Cache:
         temporary.replace(path)
 
 
-def solver_stamp(name: str) -> str:
+def solver_stamp(entry: str) -> str:
     """A registered solver with its output revision (:func:`mattebox.registry.versioned_name`;
-    "name?" if it is unknown)."""
+    "name?" if it is unknown), and the options of an entry ``name:option=value`` after it."""
     from mattebox.registry import versioned_name
 
+    name, _, options = entry.partition(":")
     try:
-        return versioned_name(name)
+        stamp = versioned_name(name)
     except Exception:  # reported where the block calls the solver
-        return f"{name}?"
+        stamp = f"{name}?"
+    return f"{stamp}:{options}" if options else stamp
 
 
 def file_stamp(path: Path) -> str:
@@ -388,7 +405,9 @@ def main(argv=None) -> int:
                         help="a cluster whose candidate cell was skipped offers its next cell "
                              "(PolicyConfig.candidate_retry)")
     parser.add_argument("--solver", default="sm", help="solver in the loop (default sm)")
-    parser.add_argument("--reuse-solvers", default="cf,knn,ifm")
+    parser.add_argument("--reuse-solvers", default="cf,knn,ifm",
+                        help="solvers the learned sequence and the trimap are also solved with; "
+                             "options after colons, e.g. sm:refine=laplacian")
     parser.add_argument("--stride", type=int, default=20, help="B1 grid stride in pixels at 400 px")
     parser.add_argument("--ideal-search", type=int, default=0,
                         help="B1 searches on a copy shrunk to this side (0: at 400 px); the stride "
@@ -550,7 +569,7 @@ def main(argv=None) -> int:
     reuse_rows = {}
     if "reuse" in only:
         for solver in args.reuse_solvers.split(","):
-            name = f"reuse_learned_{sm}_{solver}"
+            name = f"reuse_learned_{sm}_{file_part(solver)}"
             on_both = {**on_policy, "reuse_solver": solver_stamp(solver)}
             result = cache.get(name, on_both) or {}
             for image_name, image, alpha, _ in items:
@@ -574,10 +593,10 @@ def main(argv=None) -> int:
     trimap_rows = {}
     if "trimap" in only:
         for solver in [sm] + args.reuse_solvers.split(","):
-            name = f"trimap_{solver}"
+            name = f"trimap_{file_part(solver)}"
 
             def trimap_rmse(image_name, image, alpha, trimap, solver=solver, name=name) -> float:
-                value = rmse(solve_matte(image, trimap, get_solver(solver)), alpha)
+                value = rmse(solve_matte(image, trimap, solver_for(solver)), alpha)
                 log(f"{name} {image_name}: {value:.4f}")
                 return value
 

@@ -67,6 +67,33 @@ def test_foreground_and_background_close_to_truth_where_alpha_is_fractional():
     assert est_fg.shape == est_bg.shape == image.shape
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_laplacian_refinement_lowers_the_error_and_keeps_known_pixels(seed):
+    image, alpha, _, _, trimap = make_composite(48, 64, seed)
+    unknown = trimap == 0.5
+    plain = estimate_alpha_sm(image, trimap)
+    refined, fg, bg = estimate_alpha_sm(image, trimap, refine="laplacian",
+                                        return_foreground_background=True)
+    # Measured: mean error 0.0104 -> 0.0082-0.0085 (seeds 0, 1), max 0.057.
+    assert np.abs(refined - alpha)[unknown].mean() < 0.9 * np.abs(plain - alpha)[unknown].mean()
+    assert np.abs(refined - alpha)[unknown].max() < 0.15
+    np.testing.assert_array_equal(refined[~unknown], trimap[~unknown])
+    # F and B are estimated for the refined matte: they composite back to the image
+    # (measured 0.0006 on average).
+    recomposed = refined[..., None] * fg + (1 - refined[..., None]) * bg
+    assert np.abs(recomposed - image).mean() < 0.005
+    np.testing.assert_array_equal(refined, estimate_alpha_sm(image, trimap, refine="laplacian"))
+
+
+@pytest.mark.parametrize("labels", [(0.5,), (1.0, 0.5), (0.0, 0.5), (0.0, 1.0)])
+def test_laplacian_refinement_leaves_degenerate_trimaps_to_sm(labels):
+    rng = np.random.default_rng(1)
+    image = rng.random((10, 12, 3))
+    trimap = rng.choice(labels, (10, 12))
+    np.testing.assert_array_equal(estimate_alpha_sm(image, trimap, refine="laplacian"),
+                                  estimate_alpha_sm(image, trimap))
+
+
 def test_one_pixel_band_takes_the_mix_of_its_neighbours():
     # Grey 0.5 between black and white. The 5 x 5 windows around the samples straddle the
     # edge (colour variance 3 x 0.16 = 0.48), but grey is 0.75 from either: no replacement.
@@ -164,6 +191,9 @@ def test_bad_input_says_what_is_wrong():
         estimate_alpha_sm(image, trimap, exponents=(3.0, 2.0, 1.0))
     with pytest.raises(InputError, match="unknown option"):
         get_method("sm").fn(image, trimap, radius=3)
+    for refine in ("cf", None, 1):
+        with pytest.raises(InputError, match="refine must be one of none, laplacian"):
+            estimate_alpha_sm(image, trimap, refine=refine)
 
 
 @pytest.mark.parametrize("exponents", [3, "abcd", (1, 2, "a", 3), (1, 2, math.nan, 3),

@@ -49,7 +49,9 @@ class _Progress:
             print(f"[{time.perf_counter() - self.start:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def _parse_options(pairs: Sequence[str] | None) -> dict:
+def parse_options(pairs: Sequence[str] | None) -> dict:
+    """``NAME=VALUE`` strings (``-O``) as a dict: VALUE read as a Python literal where it is one
+    (``3``, ``1e-6``, ``(1, 2)``, ``True``), as a float for ``nan`` / ``inf``, else as text."""
     options = {}
     for pair in pairs or ():
         if "=" not in pair:
@@ -85,7 +87,7 @@ def _cmd_matte(args: argparse.Namespace) -> int:
         foreground_method=args.foreground_method,
         output_dir=args.output,
         progress=progress,
-        **_parse_options(args.option),
+        **parse_options(args.option),
     )
     written = [str(Path(args.output) / name) for name in ("alpha.png", "cutout.png", "composite.png")
                if name != "composite.png" or result.composite is not None]
@@ -116,7 +118,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     results = []
     for trimap in args.trimap:
         progress(f"evaluating {args.method} on {args.data} with {trimap}")
-        report = evaluate(args.method, args.data, trimap, options=_parse_options(args.option), progress=report_row)
+        report = evaluate(args.method, args.data, trimap, options=parse_options(args.option), progress=report_row)
         print(report.table())
         results.append(report)
         if args.csv:

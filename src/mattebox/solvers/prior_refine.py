@@ -29,6 +29,8 @@ from ._common import check_regulariser, solve_window_with_prior
 DEFAULT_GAMMA = 3e-3
 #: Exponent of the prior's confidence |2 p - 1|.
 DEFAULT_POWER = 4.0
+#: What a method's ``refine=`` option accepts: its matte as it is, or refined here.
+REFINEMENTS = ("none", "laplacian")
 
 
 def refine_alpha_laplacian(
@@ -69,3 +71,12 @@ def refine_alpha_laplacian(
     check_same_size(image, prior, "the image", "the prior alpha")
     weight = gamma * np.abs(2.0 * prior - 1.0) ** power
     return solve_window_with_prior(image, trimap, prior, weight, radius=radius, epsilon=epsilon)
+
+
+def checked_refinement(refine: object) -> str:
+    """``refine`` if it is one of :data:`REFINEMENTS`, else an InputError naming them."""
+    from ..errors import InputError
+
+    if not isinstance(refine, str) or refine not in REFINEMENTS:
+        raise InputError(f"refine must be one of {', '.join(REFINEMENTS)}, not {refine!r}")
+    return refine

@@ -46,6 +46,13 @@ the unknown pixels of a band are rarely spread evenly (on the 400 x 400 band cas
 of the runs held up to 86% of the pixels).
 
 Choices where the paper is silent are listed in :func:`estimate_alpha_sm`.
+
+Optional, off by default: ``refine="laplacian"`` minimises, after stage 4, the matting
+Laplacian plus a data term that pulls towards the sampled alpha,
+a^T L a + gamma sum_i c_i (a_i - alpha_i)^2 (:mod:`mattebox.solvers.prior_refine`). The paper
+names an energy of this form (after Rhemann et al. 2008) as the way to a smoother matte at the
+cost of speed; the weights c_i = |2 alpha_i - 1|^4 and gamma = 3e-3 are ours (the prior_refine
+defaults, chosen on synthetic composites, not on alphamatting photos).
 """
 
 from __future__ import annotations
@@ -808,9 +815,17 @@ def _gather_stage(image, planes, labels, spans, rays, exps, int_exps, parts):
 
 
 def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, exponents,
-           refinement_radius, confidence_lambda, smoothing_window,
+           refinement_radius, confidence_lambda, smoothing_window, refine="none",
            layers=True):
-    """The four stages on validated inputs; returns alpha and (when ``layers``) F and B."""
+    """The four stages on validated inputs, and the refinement ``refine`` names; returns alpha
+    and (when ``layers``) F and B."""
+    if refine != "none" and _both_classes_and_unknown(trimap):
+        alpha, _, _ = _solve(image, trimap, expansion_radius=expansion_radius,
+                             expansion_threshold=expansion_threshold, rays=rays,
+                             exponents=exponents, refinement_radius=refinement_radius,
+                             confidence_lambda=confidence_lambda,
+                             smoothing_window=smoothing_window, layers=False)
+        return _refined(image, trimap, alpha, layers)
     image = np.ascontiguousarray(image, dtype=np.float64)
     labels = trimap_labels(np.asarray(trimap))
     unknown = labels == UNKNOWN
@@ -860,6 +875,29 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
     return (alpha, *_layers(image, labels, out_f, out_b))
 
 
+def _both_classes_and_unknown(trimap) -> bool:
+    """Whether ``trimap`` has foreground, background and unknown pixels: without all three,
+    sm's matte is settled by its degenerate-case rules and refining has nothing to add."""
+    labels = trimap_labels(np.asarray(trimap))
+    return all(bool((labels == value).any()) for value in (FOREGROUND, BACKGROUND, UNKNOWN))
+
+
+def _refined(image, trimap, alpha, layers):
+    """``alpha`` refined by the matting Laplacian; F and B (when ``layers``) estimated anew for
+    it (:func:`mattebox.compose.estimate_foreground_ml`), since the sampled pairs belong to
+    the matte before the refinement."""
+    from .prior_refine import refine_alpha_laplacian
+
+    image = np.ascontiguousarray(image, dtype=np.float64)
+    alpha = refine_alpha_laplacian(image, trimap, alpha)
+    if not layers:
+        return alpha, None, None
+    from ..compose import estimate_foreground_ml
+
+    fg, bg = estimate_foreground_ml(image, alpha, return_background=True)
+    return alpha, fg, bg
+
+
 def estimate_alpha_sm(
     image: np.ndarray,
     trimap: np.ndarray,
@@ -872,6 +910,7 @@ def estimate_alpha_sm(
     refinement_radius: int = 5,
     confidence_lambda: float = 10.0,
     smoothing_window: float = 10.0,
+    refine: str = "none",
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shared-matting alpha of ``image`` (H x W x 3, [0, 1]) under ``trimap`` (0 / 0.5 / 1).
 
@@ -896,6 +935,11 @@ def estimate_alpha_sm(
     smoothing_window
         m = 10: the smoothing Gaussian has sigma^2 = m^2 / (9 pi) and reaches 3 sigma,
         Section 3.4; at most 1772 (a reach of 1000 pixels).
+    refine
+        "none" (the paper's real-time matte) or "laplacian": the matte refined by the
+        matting Laplacian (module docstring; ours in its weights). On alphamatting-dev it
+        lowers mean SAD by 8-11% and takes about 8x the time (BENCHMARKS.md); F and B are
+        then estimated for the refined matte by the multi-level method.
 
     Returns
     -------
@@ -957,7 +1001,7 @@ def estimate_alpha_sm(
     options = _checked_options(
         expansion_radius=expansion_radius, expansion_threshold=expansion_threshold, rays=rays,
         exponents=exponents, refinement_radius=refinement_radius,
-        confidence_lambda=confidence_lambda, smoothing_window=smoothing_window,
+        confidence_lambda=confidence_lambda, smoothing_window=smoothing_window, refine=refine,
     )
     alpha, fg, bg = _solve(image, trimap, layers=return_foreground_background, **options)
     if return_foreground_background:
@@ -967,7 +1011,7 @@ def estimate_alpha_sm(
 
 _DEFAULTS = dict(
     expansion_radius=10.0, expansion_threshold=5.0 / 256.0, rays=4, exponents=(3.0, 2.0, 1.0, 4.0),
-    refinement_radius=5, confidence_lambda=10.0, smoothing_window=10.0,
+    refinement_radius=5, confidence_lambda=10.0, smoothing_window=10.0, refine="none",
 )
 
 
@@ -975,6 +1019,7 @@ def _checked_options(**options) -> dict:
     """The solver's options with defaults filled in; InputError for unknown or bad ones."""
     from ..checks import check_option_types, option_number
     from ..errors import InputError
+    from .prior_refine import checked_refinement
 
     unknown = set(options) - set(_DEFAULTS)
     if unknown:
@@ -999,7 +1044,8 @@ def _checked_options(**options) -> dict:
                   maximum=MAX_RADIUS, note=f" (0 disables the expansion; {reach})")
     option_number(options["smoothing_window"], "smoothing_window", above=0.0,
                   maximum=round(MAX_RADIUS * math.sqrt(math.pi)), note=f" ({reach})")
-    options.update(rays=int(rays), exponents=exponents, refinement_radius=radius)
+    options.update(rays=int(rays), exponents=exponents, refinement_radius=radius,
+                   refine=checked_refinement(options["refine"]))
     return options
 
 

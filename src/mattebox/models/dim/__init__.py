@@ -16,13 +16,12 @@ import numpy as np
 
 from ...errors import InputError
 from ...registry import register_method
+from ...solvers.prior_refine import checked_refinement
 from ..base import DEFAULT_HALO, DEFAULT_RAMP, DEFAULT_TILE
 
 #: The checkpoint ``mattebox matte --method dim`` uses unless ``weights=`` names another.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "dim_small.pt"
 
-#: What ``refine=`` accepts: the network's matte as it is, or refined by the matting Laplacian.
-REFINEMENTS = ("none", "laplacian")
 
 
 def build_model(**options):
@@ -108,8 +107,7 @@ def estimate_alpha_dim(
     network's matte with its matte of the mirrored image, mirrored back: a second network
     pass (1.5-1.7x the time on the dev photos, BENCHMARKS.md).
     """
-    if refine not in REFINEMENTS:
-        raise InputError(f"refine must be one of {', '.join(REFINEMENTS)}, not {refine!r}")
+    checked_refinement(refine)
     if not isinstance(flip, (bool, np.bool_)):
         raise InputError(f"flip must be True or False, not {flip!r}")
     if not np.any(trimap == 0.5):
