@@ -151,6 +151,57 @@ def test_bad_requests_exit_2_with_a_reason(files, capsys):
     assert "not a readable active-matting session" in capsys.readouterr().err
 
 
+def test_final_option_solves_only_the_final_matte_with_it(files, capsys):
+    import cv2
+    import numpy as np
+
+    from mattebox.active.environment import solve_matte
+    from mattebox.active.session import ActiveSession
+    from mattebox.io import read_image
+    from mattebox.solvers.shared_sampling import estimate_alpha_sm
+
+    photo, alpha = str(files / "photo.png"), str(files / "alpha.png")
+    run = ["active", photo, "--oracle", alpha, "--steps", "6", "--policy", "cluster",
+           "--work-size", "80", "--json"]
+    def steps() -> list[dict]:
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+    assert main([*run, "-o", str(files / "plain.png")]) == 0
+    plain_steps = steps()
+    assert main([*run, "-o", str(files / "refined.png"), "--final-option", "refine=laplacian"]) == 0
+    # the questions and their mattes are those of the solver as it is
+    assert steps() == plain_steps and len(plain_steps) == 6
+    plain, refined = read_alpha(files / "plain.png"), read_alpha(files / "refined.png")
+    session = ActiveSession(read_image(photo), solver="sm", policy="cluster",
+                            alpha=read_alpha(alpha), work_size=80, steps=6)
+    for _ in range(6):
+        top, left, _ = session.suggest()
+        session.answer((top, left), session.oracle())
+    expected = solve_matte(session.env.image, session.trimap(),
+                           lambda image, trimap: estimate_alpha_sm(image, trimap, refine="laplacian"))
+    expected = cv2.resize(expected, (80, 60), interpolation=cv2.INTER_LINEAR)  # the photo's size
+    assert not np.array_equal(plain, refined)
+    assert np.abs(refined - np.clip(expected, 0, 1)).max() <= 0.5 / 255 + 1e-9
+
+
+def test_a_bad_final_option_is_refused_before_the_first_question(files, capsys):
+    photo, alpha = str(files / "photo.png"), str(files / "alpha.png")
+    out = files / "m.png"
+    for options, reason in ((["refine=cf"], "refine must be one of"),
+                            (["radius=3"], "unknown option(s) for 'sm'")):
+        code = main(["active", photo, "--oracle", alpha, "--steps", "2", "--json", "-o", str(out),
+                     *[item for option in options for item in ("--final-option", option)]])
+        captured = capsys.readouterr()
+        assert code == 2 and reason in captured.err and captured.out == ""
+    assert main(["active", photo, "--oracle", alpha, "--steps", "2", "--solver", "cf",
+                 "-o", str(out), "--final-option", "refine=laplacian"]) == 2
+    assert "unknown option(s) for 'cf'" in capsys.readouterr().err
+    assert main(["active", photo, "--oracle", alpha, "--final-option", "refine=laplacian"]) == 2
+    assert "pass -o FILE" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_outputs_are_checked_before_the_first_question_and_never_replace_an_input(
         files, capsys, monkeypatch):
     photo, alpha = files / "photo.png", str(files / "alpha.png")

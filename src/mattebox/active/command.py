@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .environment import get_solver, solve_matte
 from .session import MAX_WORK_SIZE, POLICIES
 
 KEYS = {"f": "fg", "b": "bg", "s": "skip"}
@@ -62,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full-resolution", action="store_true",
                         help="solve the final matte again at the photo's resolution "
                              "(default: the 400 x 400 matte resized)")
+    parser.add_argument("--final-option", action="append", metavar="NAME=VALUE",
+                        help="solver option for the final matte only (-o), repeatable, e.g. "
+                             "refine=laplacian with sm: slower, smoother; the questions are "
+                             "asked with the solver as it is")
     parser.add_argument("--preview", help="preview PNG written each step (default IMAGE_STEM.active-preview.png)")
     parser.add_argument("--heatmap", metavar="PNG",
                         help="write the informativeness heat map of the final state here")
@@ -206,6 +211,38 @@ def _paint(session, args, inputs: tuple) -> None:
         session.save(args.save_session, protect=inputs)
 
 
+def _final_solver(args: argparse.Namespace):
+    """The solver of the final matte with ``--final-option``s bound (None without them), its
+    options tried on a small composite first, so that a bad one is reported before the first
+    question rather than after the last."""
+    if not args.final_option:
+        return None
+    if not args.output:
+        raise InputError("--final-option sets how the final matte is solved; pass -o FILE too")
+    from ..cli import parse_options
+    from ..errors import MatteboxError
+
+    from ..checks import check_method_options
+    from ..registry import get_method
+
+    options = parse_options(args.final_option)
+    spec = get_method(args.solver)
+    check_method_options(spec.name, spec.fn, options)
+    solver = get_solver(args.solver, **options)
+    image = np.zeros((8, 8, 3))
+    image[:, 4:] = 1.0
+    trimap = np.full((8, 8), 0.5)
+    trimap[:, 0], trimap[:, -1] = 0.0, 1.0
+    try:
+        solve_matte(image, trimap, solver)
+    except MatteboxError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"--final-option {' '.join(args.final_option)} does not suit the solver "
+                         f"{args.solver!r}: {exc}") from None
+    return solver
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``mattebox active`` (see the module docstring); 0 on success."""
     if args.steps is not None and args.steps < 1:
@@ -225,6 +262,7 @@ def run(args: argparse.Namespace) -> int:
             check_output_path(output, images_protect, WRITABLE_SUFFIXES, kind="image")
     if args.save_session:
         check_output_path(args.save_session, inputs, (".npz",), kind="session")
+    final_solver = _final_solver(args)
     session = _session(args)
     steps = args.steps if args.steps is not None else (20 if automatic else 10**9)
     done = sum(1 for step in session.history if step.stroke is None)
@@ -279,10 +317,12 @@ def run(args: argparse.Namespace) -> int:
         from ..io import write_alpha
 
         if args.full_resolution:
-            alpha = session.full_matte()
+            alpha = session.full_matte(final_solver)
         else:
             height, width = session.original_shape
-            alpha = cv2.resize(session.matte(), (width, height), interpolation=cv2.INTER_LINEAR)
+            matte = session.matte() if final_solver is None else solve_matte(
+                session.env.image, session.trimap(), final_solver)
+            alpha = cv2.resize(matte, (width, height), interpolation=cv2.INTER_LINEAR)
         write_alpha(args.output, np.clip(alpha, 0, 1), protect=images_protect)
         if not args.json:
             print(args.output)
