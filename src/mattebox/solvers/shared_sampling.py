@@ -50,9 +50,10 @@ Choices where the paper is silent are listed in :func:`estimate_alpha_sm`.
 Optional, off by default: ``refine="laplacian"`` minimises, after stage 4, the matting
 Laplacian plus a data term that pulls towards the sampled alpha,
 a^T L a + gamma sum_i c_i (a_i - alpha_i)^2 (:mod:`mattebox.solvers.prior_refine`). The paper
-names an energy of this form (after Rhemann et al. 2008) as the way to a smoother matte at the
-cost of speed; the weights c_i = |2 alpha_i - 1|^4 and gamma = 3e-3 are ours (the prior_refine
-defaults, chosen on synthetic composites, not on alphamatting photos).
+also minimises an energy of this form (after Rhemann et al. 2008), its alpha and confidences
+in the data term, for its smoother, slower matte; here the weights are ours, c_i =
+|2 alpha_i - 1|^4 and gamma = 3e-3 (the prior_refine defaults, chosen on synthetic composites,
+not on alphamatting photos), not the paper's confidences.
 """
 
 from __future__ import annotations
