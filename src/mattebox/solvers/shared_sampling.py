@@ -47,13 +47,13 @@ of the runs held up to 86% of the pixels).
 
 Choices where the paper is silent are listed in :func:`estimate_alpha_sm`.
 
-Optional, off by default: ``refine="laplacian"`` minimises, after stage 4, the matting
-Laplacian plus a data term that pulls towards the sampled alpha,
-a^T L a + gamma sum_i c_i (a_i - alpha_i)^2 (:mod:`mattebox.solvers.prior_refine`). The paper
-also minimises an energy of this form (after Rhemann et al. 2008), its alpha and confidences
-in the data term, for its smoother, slower matte; here the weights are ours, c_i =
-|2 alpha_i - 1|^4 and gamma = 3e-3 (the prior_refine defaults, chosen on synthetic composites,
-not on alphamatting photos), not the paper's confidences.
+Optional, off by default: ``refine="laplacian"``, the paper's optimisation of Section 5
+(after Rhemann et al. 2008):
+
+    alpha = argmin a^T L a + gamma sum_p f_p (a_p - alpha_p)^2,   gamma = 0.1 (REFINE_GAMMA),
+
+L the matting Laplacian (3 x 3 windows, epsilon = 1e-7), alpha_p and f_p stage 4's alpha and
+confidence f^l, the pixels known after the expansion held fixed (see :func:`_refined`).
 """
 
 from __future__ import annotations
@@ -110,6 +110,11 @@ MAX_PIXELS = 1 << 32
 #: Runs of unknown pixels of one row closer than this are joined for stages 3 and 4, whose
 #: cost per run (one pass per window offset) outweighs the pixels skipped between runs.
 JOIN_GAP = 32
+#: gamma of the optional Laplacian refinement (Section 5): the weight of stage 4's alpha,
+#: times its confidence, against the matting Laplacian.
+REFINE_GAMMA = 0.1
+#: Regulariser epsilon of that Laplacian (Levin et al.'s).
+REFINE_EPSILON = 1e-7
 #: Largest radius, in pixels, of the expansion's disk (k_i), the refinement's window (k_r) and
 #: the smoothing's disk (m / sqrt(pi)) accepted. Their work per unknown pixel grows with the
 #: square of the radius: at 1000, 10^4 times that at the paper's k_i = 10; far larger values
@@ -613,7 +618,7 @@ def _refine(planes, spans, parts, gathered_f, gathered_b, gathered_d, gathered_i
 
 @njit(cache=True, parallel=True)
 def _smooth(planes, known, spans, parts, fg, bg, alpha, confidence, fb_weight, fb_distance,
-            offsets, weights, confidence_lambda, out_alpha, out_f, out_b):
+            offsets, weights, confidence_lambda, out_alpha, out_f, out_b, out_confidence):
     """Stage 4 (Section 3.4): confidence- and Gaussian-weighted smoothing of F, B and alpha.
 
     For q in the disk around p, G the Gaussian weight of ||p - q||:
@@ -623,7 +628,8 @@ def _smooth(planes, known, spans, parts, fg, bg, alpha, confidence, fb_weight, f
     M_p(F^l, B^l)); low-frequency alpha = sum W_a alpha_q / sum W_a, W_a = f^g_q G + [q known];
     alpha = f^l alpha(C_p; F^l, B^l) + (1 - f^l) low-frequency alpha. ``known`` is 1.0 on
     known pixels and 0.0 on unknown ones; known pixels that ``spans`` covers are skipped.
-    F^l and B^l go to ``out_f`` and ``out_b`` unless these are empty.
+    F^l and B^l go to ``out_f`` and ``out_b`` unless these are empty, f^l to
+    ``out_confidence`` unless it is empty.
     Inputs are float32 and so are the sums; the final
     per-pixel arithmetic is float64.
     """
@@ -697,6 +703,8 @@ def _smooth(planes, known, spans, parts, fg, bg, alpha, confidence, fb_weight, f
                 if out_f.shape[0] > 0:
                     out_f[0, y, x], out_f[1, y, x], out_f[2, y, x] = f0_, f1_, f2_
                     out_b[0, y, x], out_b[1, y, x], out_b[2, y, x] = b0_, b1_, b2_
+                if out_confidence.shape[0] > 0:
+                    out_confidence[y, x] = conf
 
 
 @functools.lru_cache(maxsize=8)
@@ -817,16 +825,19 @@ def _gather_stage(image, planes, labels, spans, rays, exps, int_exps, parts):
 
 def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, exponents,
            refinement_radius, confidence_lambda, smoothing_window, refine="none",
-           layers=True):
+           layers=True, details=None):
     """The four stages on validated inputs, and the refinement ``refine`` names; returns alpha
-    and (when ``layers``) F and B."""
+    and (when ``layers``) F and B. A dict ``details`` receives the labels after the expansion
+    (``"labels"``) and stage 4's confidence f^l (``"confidence"``, float32, 0 where the
+    labels are known)."""
     if refine != "none" and _both_classes_and_unknown(trimap):
+        details = {}
         alpha, _, _ = _solve(image, trimap, expansion_radius=expansion_radius,
                              expansion_threshold=expansion_threshold, rays=rays,
                              exponents=exponents, refinement_radius=refinement_radius,
                              confidence_lambda=confidence_lambda,
-                             smoothing_window=smoothing_window, layers=False)
-        return _refined(image, trimap, alpha, layers)
+                             smoothing_window=smoothing_window, layers=False, details=details)
+        return _refined(image, alpha, details, layers)
     image = np.ascontiguousarray(image, dtype=np.float64)
     labels = trimap_labels(np.asarray(trimap))
     unknown = labels == UNKNOWN
@@ -842,6 +853,9 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
     expansion_radius = min(expansion_radius, math.hypot(*labels.shape))
     expansion_threshold = min(expansion_threshold, 2.0)
     labels = expand_known_regions(image, labels, expansion_radius, expansion_threshold)
+    if details is not None:
+        details["labels"] = labels
+        details["confidence"] = np.zeros(labels.shape, dtype=np.float32)
     spans = label_spans(labels, UNKNOWN)
     if spans.shape[0] == 0:  # the expansion labelled every unknown pixel
         alpha = (labels == FOREGROUND).astype(np.float64)
@@ -869,8 +883,10 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
     # Stage 4 writes F and B on every unknown pixel, and only those are read (_layers).
     shape = planes.shape if layers else (0, 0, 0)
     out_f, out_b = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
+    out_confidence = (details["confidence"] if details is not None
+                      else np.empty((0, 0), dtype=np.float32))
     _smooth(planes, known, joined, parts, fg, bg, refined_alpha, confidence, fb_weight, fb_distance,
-            offsets, weights, float(confidence_lambda), alpha, out_f, out_b)
+            offsets, weights, float(confidence_lambda), alpha, out_f, out_b, out_confidence)
     if not layers:
         return alpha, None, None
     return (alpha, *_layers(image, labels, out_f, out_b))
@@ -883,14 +899,25 @@ def _both_classes_and_unknown(trimap) -> bool:
     return all(bool((labels == value).any()) for value in (FOREGROUND, BACKGROUND, UNKNOWN))
 
 
-def _refined(image, trimap, alpha, layers):
-    """``alpha`` refined by the matting Laplacian; F and B (when ``layers``) estimated anew for
-    it (:func:`mattebox.compose.estimate_foreground_ml`), since the sampled pairs belong to
-    the matte before the refinement."""
-    from .prior_refine import refine_alpha_laplacian
-
+def _refined(image, alpha, details, layers):
+    """Stage 4's ``alpha`` refined as in Section 5 (module docstring), with the labels after
+    the expansion and the confidence f^l that :func:`_solve` put in ``details`` (when the
+    expansion settled every pixel it put nothing there, and there is nothing to refine). F and
+    B (when ``layers``) are estimated anew for the refined matte
+    (:func:`mattebox.compose.estimate_foreground_ml`): the sampled pairs belong to the matte
+    before it. The paper does not say which pixels stay fixed; we fix those known after the
+    expansion, as stages 2-4 treat them (fixing only the trimap's known pixels, the expanded
+    ones pulled with confidence 1, gave a higher mean SAD on the synthetic composites and on
+    alphamatting-dev)."""
     image = np.ascontiguousarray(image, dtype=np.float64)
-    alpha = refine_alpha_laplacian(image, trimap, alpha)
+    if "labels" in details:
+        from ._common import solve_window_with_prior
+
+        labels = details["labels"]
+        known = np.where(labels == FOREGROUND, 1.0, np.where(labels == BACKGROUND, 0.0, 0.5))
+        weight = REFINE_GAMMA * details["confidence"].astype(np.float64)
+        alpha = solve_window_with_prior(image, known, alpha, weight, radius=1,
+                                        epsilon=REFINE_EPSILON)
     if not layers:
         return alpha, None, None
     from ..compose import estimate_foreground_ml
@@ -937,10 +964,10 @@ def estimate_alpha_sm(
         m = 10: the smoothing Gaussian has sigma^2 = m^2 / (9 pi) and reaches 3 sigma,
         Section 3.4; at most 1772 (a reach of 1000 pixels).
     refine
-        "none" (the paper's real-time matte) or "laplacian": the matte refined by the
-        matting Laplacian (module docstring; ours in its weights). On alphamatting-dev it
-        lowers mean SAD by 8-11% and takes about 8x the time (BENCHMARKS.md); F and B are
-        then estimated for the refined matte by the multi-level method.
+        "none" (the real-time matte) or "laplacian": the matte refined by the matting
+        Laplacian as in Section 5 (module docstring). On alphamatting-dev it lowers mean SAD
+        by 6-7% and MSE by 12-15% and takes 5-9x the time (BENCHMARKS.md); F and B are then
+        estimated for the refined matte by the multi-level method.
 
     Returns
     -------
