@@ -219,10 +219,9 @@ def _final_solver(args: argparse.Namespace):
         return None
     if not args.output:
         raise InputError("--final-option sets how the final matte is solved; pass -o FILE too")
+    from ..checks import check_method_options
     from ..cli import parse_options
     from ..errors import MatteboxError
-
-    from ..checks import check_method_options
     from ..registry import get_method
 
     options = parse_options(args.final_option)

@@ -831,13 +831,13 @@ def _solve(image, trimap, *, expansion_radius, expansion_threshold, rays, expone
     (``"labels"``) and stage 4's confidence f^l (``"confidence"``, float32, 0 where the
     labels are known)."""
     if refine != "none" and _both_classes_and_unknown(trimap):
-        details = {}
+        stages: dict = {}
         alpha, _, _ = _solve(image, trimap, expansion_radius=expansion_radius,
                              expansion_threshold=expansion_threshold, rays=rays,
                              exponents=exponents, refinement_radius=refinement_radius,
                              confidence_lambda=confidence_lambda,
-                             smoothing_window=smoothing_window, layers=False, details=details)
-        return _refined(image, alpha, details, layers)
+                             smoothing_window=smoothing_window, layers=False, details=stages)
+        return _refined(image, alpha, stages, layers)
     image = np.ascontiguousarray(image, dtype=np.float64)
     labels = trimap_labels(np.asarray(trimap))
     unknown = labels == UNKNOWN

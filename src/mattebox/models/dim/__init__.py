@@ -23,7 +23,6 @@ from ..base import DEFAULT_HALO, DEFAULT_RAMP, DEFAULT_TILE
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "dim_small.pt"
 
 
-
 def build_model(**options):
     """A :class:`~.network.DIMNet` (options: widths, blocks, decoder_kernel, refine_width, batch_norm,
     colour_hints, hint_skip)."""
