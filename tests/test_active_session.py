@@ -66,6 +66,23 @@ def test_answers_build_the_accumulated_trimap(scene):
     assert session.full_matte().shape == (48, 64)
 
 
+def test_full_matte_takes_another_solver_and_its_options(scene):
+    from mattebox.solvers.shared_sampling import estimate_alpha_sm
+
+    image, alpha = scene
+    session = ActiveSession(image, solver="sm", policy="cluster", alpha=alpha, work_size=64, steps=6)
+    for _ in range(6):
+        top, left, _ = session.suggest()
+        session.answer((top, left), session.oracle())
+    assert {s.answer for s in session.history} >= {"fg", "bg"}
+    refined = session.full_matte(refine="laplacian")
+    by_hand = session.full_matte(lambda im, tri: estimate_alpha_sm(im, tri, refine="laplacian"))
+    np.testing.assert_array_equal(refined, by_hand)
+    assert not np.array_equal(refined, session.full_matte())
+    with pytest.raises(InputError, match="refine must be one of"):
+        session.full_matte(refine="cf")
+
+
 def test_bad_answers_are_clear_errors(scene):
     image, _ = scene
     session = ActiveSession(image, solver=colour_solver, policy="random", work_size=64)

@@ -267,11 +267,13 @@ class ActiveSession:
         return [next(strokes) if s.stroke is not None else next(regions)
                 for s in self.history if s.labelled is not None]
 
-    def full_matte(self, solver: Any = None) -> np.ndarray:
+    def full_matte(self, solver: Any = None, **options) -> np.ndarray:
         """A matte at the original resolution: the answered regions and strokes scaled up and
-        solved again."""
+        solved again, by ``solver`` (default: the session's) with ``options``, e.g.
+        ``full_matte(refine="laplacian")`` for sm's slower, smoother matte."""
         trimap = trimap_from_regions(self.original_shape, self.labelled(original=True))
-        return solve_matte(self._image, trimap, get_solver(solver if solver is not None else self._solver))
+        chosen = get_solver(solver if solver is not None else self._solver, **options)
+        return solve_matte(self._image, trimap, chosen)
 
     def undo(self) -> Step | None:
         """Forget the latest answer or stroke; returns it (None when there is nothing to undo)."""
