@@ -140,6 +140,27 @@ def test_unknown_method_and_bad_colour(files, capsys):
                    capsys, "#rrggbb", files / "o")
 
 
+def test_methods_lists_all_and_shows_one_methods_options(capsys):
+    import inspect
+
+    from mattebox.registry import get_method
+
+    code, out, _ = run(["methods"], capsys)
+    assert code == 0 and {line.split()[0] for line in out.splitlines()} >= {"cf", "sm", "ifm"}
+    code, out, _ = run(["methods", "shared"], capsys)  # an alias names the method
+    assert code == 0 and out.startswith("sm: Shared matting")
+    assert "Gastal" in out and "refine='none'" in out and "rays=4" in out
+    assert "return_foreground" not in out
+    code, out, _ = run(["methods", "cf"], capsys)
+    assert code == 0 and "epsilon=1e-07" in out
+    # without declared options, the keyword-only parameters of the function
+    spec = get_method("cf")
+    assert spec.option_defaults() == {k: p.default for k, p in inspect.signature(spec.fn).parameters.items()
+                                      if p.kind is p.KEYWORD_ONLY}
+    code, _, err = run(["methods", "magic"], capsys)
+    assert code == 2 and "unknown matting method 'magic'" in err
+
+
 def test_missing_trimap_for_a_trimap_method(files, capsys):
     assert_refused(["matte", files / "image.png", "-o", files / "o"], capsys, "needs a trimap", files / "o")
 

@@ -132,11 +132,24 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
-    from .registry import list_methods
+    from .registry import get_method, list_methods
 
-    for spec in list_methods():
-        aliases = f" (also {', '.join(spec.aliases)})" if spec.aliases else ""
-        print(f"{spec.name:<10} needs {spec.needs:<8} {spec.summary}{aliases}")
+    if args.name is None:
+        for spec in list_methods():
+            aliases = f" (also {', '.join(spec.aliases)})" if spec.aliases else ""
+            print(f"{spec.name:<10} needs {spec.needs:<8} {spec.summary}{aliases}")
+        return 0
+    spec = get_method(args.name)
+    print(f"{spec.name}: {spec.summary}")
+    if spec.reference:
+        print(f"  reference: {spec.reference}")
+    also = f"; also called {', '.join(spec.aliases)}" if spec.aliases else ""
+    print(f"  needs a {spec.needs}; returns {' and '.join(spec.returns)}{also}")
+    options = spec.option_defaults()
+    if options:
+        print("  options (-O NAME=VALUE), with their defaults:")
+        for key, value in options.items():
+            print(f"    {key}={value!r}")
     return 0
 
 
@@ -220,7 +233,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.set_defaults(run=_cmd_eval)
 
-    p = sub.add_parser("methods", help="list the matting methods")
+    p = sub.add_parser("methods", help="list the matting methods, or one method's options")
+    p.add_argument("name", nargs="?", help="a method: show its reference and options")
     p.set_defaults(run=_cmd_methods)
 
     p = sub.add_parser("trimap", help="make a trimap from an alpha, a mask or an image (GrabCut)")

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import inspect
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
 from .errors import InputError
 
@@ -48,10 +49,22 @@ class MethodSpec:
     #: Raised whenever the method's output changes, so that stored results of an older
     #: version (active matting's cached teacher sequences) are not taken for its own.
     revision: int = 1
+    #: The options ``fn`` takes beyond ``**options``, with their defaults, for a method
+    #: whose signature does not list them (see :meth:`option_defaults`).
+    declared_options: Mapping[str, Any] | None = None
 
     @property
     def provides_foreground(self) -> bool:
         return "foreground" in self.returns
+
+    def option_defaults(self) -> dict[str, Any]:
+        """The method's options (``-O NAME=VALUE``) and their defaults: the declared ones, or
+        else the keyword-only parameters of ``fn`` (``return_foreground`` left out, it is
+        the caller's, not the user's)."""
+        if self.declared_options is not None:
+            return dict(self.declared_options)
+        return {key: p.default for key, p in inspect.signature(self.fn).parameters.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and key != "return_foreground"}
 
 
 _METHODS: dict[str, MethodSpec] = {}
@@ -69,14 +82,16 @@ def register_method(
     reference: str = "",
     aliases: tuple[str, ...] = (),
     revision: int = 1,
+    options: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable], Callable]:
-    """Decorator registering ``fn`` as matting method ``name`` (see the module docstring)."""
+    """Decorator registering ``fn`` as matting method ``name`` (see the module docstring).
+    ``options`` declares the options and defaults of an ``fn`` that takes ``**options``."""
     if needs not in ("trimap", "mask", "nothing"):
         raise ValueError(f"needs must be 'trimap', 'mask' or 'nothing', not {needs!r}")
 
     def decorate(fn: Callable) -> Callable:
         spec = MethodSpec(name, fn, needs, tuple(returns), summary, reference, tuple(aliases),
-                          revision)
+                          revision, None if options is None else dict(options))
         previous = _METHODS.get(name)
         if previous is not None and previous.fn is not fn:
             raise ValueError(f"method {name!r} is registered twice ({previous.fn} and {fn})")

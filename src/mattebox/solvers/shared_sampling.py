@@ -1103,6 +1103,7 @@ def _checked_exponents(value: object) -> tuple[float, float, float, float]:
     reference="Gastal, Oliveira. Shared Sampling for Real-Time Alpha Matting. Eurographics 2010",
     aliases=("shared", "shared-matting"),
     revision=2,  # 2: rays follow the digital lines of their direction (swept, see _sweep_rays)
+    options=_DEFAULTS,
 )
 def shared_matting(
     image: np.ndarray, trimap: np.ndarray, *, return_foreground: bool = False, **options
