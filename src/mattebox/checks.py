@@ -164,6 +164,31 @@ def check_trimap_solvable(trimap: np.ndarray, what: str = "trimap") -> None:
         )
 
 
+def keyword_options(fn) -> dict:
+    """The keyword-only parameters of ``fn`` (its options), by name, as inspect.Parameter."""
+    import inspect
+
+    return {key: p for key, p in inspect.signature(fn).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def check_option_names(name: str, fn, options: dict, kind: str = "") -> dict:
+    """Raise unless every option names a keyword parameter of ``fn`` (the ``kind`` ``name``,
+    e.g. "foreground method " "ml"), or ``fn`` takes any (``**options``); returns
+    :func:`keyword_options`."""
+    import inspect
+
+    keywords = keyword_options(fn)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD
+                    for p in inspect.signature(fn).parameters.values())
+    unknown = sorted(key for key in options if key not in keywords)
+    if unknown and not takes_any:
+        choices = ", ".join(sorted(keywords)) or "none"
+        raise InputError(f"unknown option(s) for {kind}{name!r}: {', '.join(unknown)}; choose from "
+                         f"{choices}")
+    return keywords
+
+
 def check_method_options(name: str, fn, options: dict) -> None:
     """Raise unless every option names a keyword parameter of ``fn`` (the method ``name``)
     and, where that parameter's default is a number or a bool, is one too.
@@ -172,17 +197,7 @@ def check_method_options(name: str, fn, options: dict) -> None:
     and values the command line could not read as numbers (``-O tol=abc``) before the method
     runs, instead of a TypeError deep inside it. Ranges are each method's own to check.
     """
-    import inspect
-
-    parameters = inspect.signature(fn).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    keywords = {key: p for key, p in parameters.items()
-                if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    unknown = sorted(key for key in options if key not in keywords)
-    if unknown and not takes_any:
-        choices = ", ".join(sorted(keywords)) or "none"
-        raise InputError(f"unknown option(s) for {name!r}: {', '.join(unknown)}; choose from "
-                         f"{choices}")
+    keywords = check_option_names(name, fn, options)
     # None passes where the annotation admits it (``tile_size: int | None = 1024``).
     defaults = {key: keywords[key].default for key in options if key in keywords
                 and not (options[key] is None and "None" in str(keywords[key].annotation))}

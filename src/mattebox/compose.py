@@ -291,13 +291,6 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = "ml"
         raise InputError(
             f"unknown foreground method {method!r}; choose one of {', '.join(FOREGROUND_METHODS)}"
         )
-    import inspect
-
     fn = FOREGROUND_METHODS[method]
-    accepted = sorted(name for name, parameter in inspect.signature(fn).parameters.items()
-                      if parameter.kind is inspect.Parameter.KEYWORD_ONLY)
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise InputError(f"unknown option(s) for foreground method {method!r}: "
-                         f"{', '.join(unknown)}; choose from {', '.join(accepted)}")
+    checks.check_option_names(method, fn, options, kind="foreground method ")
     return fn(image, alpha, **options)

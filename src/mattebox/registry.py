@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
 
@@ -61,10 +60,12 @@ class MethodSpec:
         """The method's options (``-O NAME=VALUE``) and their defaults: the declared ones, or
         else the keyword-only parameters of ``fn`` (``return_foreground`` left out, it is
         the caller's, not the user's)."""
+        from .checks import keyword_options
+
         if self.declared_options is not None:
             return dict(self.declared_options)
-        return {key: p.default for key, p in inspect.signature(self.fn).parameters.items()
-                if p.kind is inspect.Parameter.KEYWORD_ONLY and key != "return_foreground"}
+        return {key: p.default for key, p in keyword_options(self.fn).items()
+                if key != "return_foreground"}
 
 
 _METHODS: dict[str, MethodSpec] = {}
