@@ -16,6 +16,10 @@ Rows (all on the images and ground truths resized to 400 x 400, as the paper doe
   cluster levels) asked without it, biggest cluster first and in random orders: what the
   policy's own order adds;
 * every solver with the benchmark's trimap (the small one, "trimap") for reference;
+* every solver after every region the simulated user can answer (block ``pure``): all the
+  pure cells of the 20 x 20 tiling, and every pixel that some pure 20 x 20 window covers, the
+  most that answers to regions of this size can label however many are asked
+  (:func:`mattebox.active.baselines.every_pure_region_trimap`);
 * a held-out check (block ``synthetic``): the learned policy, B3 and B4 on ``--synthetic-scenes``
   procedural scenes over the validation photos, seeds no training run or choice has used, at
   ``--synthetic-size`` (100 px, 5 x 5 regions, as in training);
@@ -56,8 +60,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINTS = (1, 5, 10, 15, 20)
-BLOCKS = ("learned", "random", "cluster", "region-cnn", "ideal", "reuse", "trimap", "timing", "fast",
-          "strokes", "cells", "synthetic")
+BLOCKS = ("learned", "random", "cluster", "region-cnn", "ideal", "reuse", "trimap", "pure", "timing",
+          "fast", "strokes", "cells", "synthetic")
 #: First scene seed of the 'synthetic' block (training's scenes start at 0, its validation at
 #: 1,000,000).
 SYNTHETIC_SEED = 2_000_000
@@ -607,6 +611,31 @@ def main(argv=None) -> int:
                 log(f"trimap + {solver} failed: {exc}")
                 continue
             trimap_rows[f"trimap + {solver}"] = float(np.mean(list(result.values())))
+    pure_rows, pure_cells = {}, None
+    if "pure" in only:
+        for solver in [sm] + args.reuse_solvers.split(","):
+            def pure_rmse(image_name, image, alpha, trimap, solver=solver) -> dict:
+                out = {}
+                for where in ("grid", "anywhere"):
+                    labels = baselines.every_pure_region_trimap(alpha, region, where == "anywhere")
+                    out[where] = rmse(solve_matte(image, labels, solver_for(solver)), alpha)
+                    out[f"{where}_unknown"] = float(np.mean(labels == 0.5))
+                grid = baselines.every_pure_region_trimap(alpha, region)
+                out["cells"] = int(np.count_nonzero(grid != 0.5)) // (region * region)
+                log(f"pure_{file_part(solver)} {image_name}: {out}")
+                return out
+
+            try:
+                result = per_image_block(cache, f"pure_{file_part(solver)}", items,
+                                         {"solver": solver_stamp(solver), "region": region}, pure_rmse)
+            except Exception as exc:
+                log(f"every pure region + {solver} failed: {exc}")
+                continue
+            for where, label in (("grid", "every pure grid cell"), ("anywhere", "every pure window")):
+                pure_rows[f"{label} + {solver}"] = float(np.mean([r[where] for r in result.values()]))
+            pure_cells = (float(np.mean([r["cells"] for r in result.values()])),
+                          float(np.mean([r["grid_unknown"] for r in result.values()])),
+                          float(np.mean([r["anywhere_unknown"] for r in result.values()])))
     fast_timing = None
     if "fast" in only:
         fast_solver = downscaled_solver(get_solver(sm), args.fast_size)
@@ -661,8 +690,13 @@ def main(argv=None) -> int:
         picked = values if len(values) == len(CHECKPOINTS) else [values[k - 1] for k in CHECKPOINTS]
         table[name] = picked
         print(f"| {name:40s} | " + " | ".join(f"{v:.4f}" for v in picked) + " |")
-    for name, value in trimap_rows.items():
+    for name, value in {**trimap_rows, **pure_rows}.items():
         print(f"| {name:40s} | " + " | ".join(f"{value:.4f}" for _ in CHECKPOINTS) + " |")
+    if pure_cells:
+        print(f"  (every pure region answered: {pure_cells[0]:.0f} pure grid cells per image on average, "
+              f"leaving {pure_cells[1]:.0%} of the pixels unknown; every pure window leaves "
+              f"{pure_cells[2]:.0%}; the benchmark's trimap leaves "
+              f"{np.mean([np.mean(item[3] == 0.5) for item in items]):.0%})")
     if synthetic_rows:
         print(f"\nMean RMSE on {args.synthetic_scenes} held-out procedural scenes over the validation photos "
               f"at {args.synthetic_size}x{args.synthetic_size} ({region_size_for(args.synthetic_size)} px "
@@ -701,7 +735,8 @@ def main(argv=None) -> int:
               + " ".join(f"{v:.4f}" for v in mean["chosen_regions"]))
         print(f"  simulated strokes there (radius 2, <= 40 px long, {np.mean(pixels):.0f} pixels each on "
               f"average): " + " ".join(f"{v:.4f}" for v in mean["strokes"]))
-    summary = {"fast_timing": fast_timing, "strokes": strokes, "table": table, "trimap": trimap_rows, "timing": timing, "checkpoints": list(CHECKPOINTS),
+    summary = {"fast_timing": fast_timing, "strokes": strokes, "table": table, "trimap": trimap_rows,
+               "pure": pure_rows, "timing": timing, "checkpoints": list(CHECKPOINTS),
                "images": [i[0] for i in items], "stride": args.stride}
     cache.put("summary", summary)
     if args.plot and rows:

@@ -14,6 +14,7 @@ from mattebox.active.baselines import (
     RandomStrategy,
     candidate_corners,
     cluster_regions,
+    every_pure_region_trimap,
 )
 from mattebox.active.environment import ActiveEnvironment, resize_alpha, resize_image
 from mattebox.active.session import ActiveSession
@@ -309,6 +310,35 @@ def test_cluster_regions_lie_in_distinct_colour_areas():
     colours = {tuple(image[t + 3, l + 3]) for t, l in corners}
     assert len(colours) == 3
     assert ClusterStrategy(k=3).name == "cluster"
+
+
+def test_every_pure_region_labels_what_some_pure_window_covers():
+    rng = np.random.default_rng(3)
+    alpha = np.zeros((37, 41))
+    alpha[5:30, 8:35] = 1.0
+    alpha[12:14, :] = 0.5  # a mixed stripe through both layers
+    alpha[rng.random(alpha.shape) < 0.01] = 0.3  # scattered mixed pixels
+    size = 6
+    expected = np.full(alpha.shape, 0.5)
+    for top in range(alpha.shape[0] - size + 1):
+        for left in range(alpha.shape[1] - size + 1):
+            patch = alpha[top:top + size, left:left + size]
+            if (patch == 1).all() or (patch == 0).all():
+                expected[top:top + size, left:left + size] = patch[0, 0]
+    anywhere = every_pure_region_trimap(alpha, size, anywhere=True)
+    assert np.array_equal(anywhere, expected)
+    grid = every_pure_region_trimap(alpha, size)
+    for top, left in candidate_corners(alpha.shape, size, size):
+        cell, patch = grid[top:top + size, left:left + size], alpha[top:top + size, left:left + size]
+        if (patch == 1).all() or (patch == 0).all():
+            assert np.array_equal(cell, patch)
+    # the grid labels only pixels some window covers, and fewer of them; none is mislabelled
+    labelled = grid != 0.5
+    assert np.array_equal(grid[labelled], expected[labelled])
+    assert 0 < labelled.sum() < (anywhere != 0.5).sum()
+    assert np.all(every_pure_region_trimap(alpha, 50) == 0.5)  # no region fits
+    with pytest.raises(InputError, match="region size"):
+        every_pure_region_trimap(alpha, 0)
 
 
 def test_random_strategy_replays_by_step():

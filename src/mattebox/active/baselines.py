@@ -36,7 +36,14 @@ from ..checks import option_number
 from ..errors import InputError
 from ..metrics import rmse
 from ..trimap import BACKGROUND, FOREGROUND
-from .environment import ActiveEnvironment, get_solver, location_for, oracle_answer, solve_matte
+from .environment import (
+    ORACLE_TOLERANCE,
+    ActiveEnvironment,
+    get_solver,
+    location_for,
+    oracle_answer,
+    solve_matte,
+)
 
 
 # --------------------------------------------------------------------------- B4: random
@@ -306,6 +313,46 @@ def ideal_sequence(env: ActiveEnvironment, steps: int, stride: int = 10, workers
         strategy.close()
     return list(env.history)
 
+
+
+# ------------------------------------------------------------- every pure region answered
+def every_pure_region_trimap(alpha: np.ndarray, size: int, anywhere: bool = False,
+                             tolerance: float = ORACLE_TOLERANCE) -> np.ndarray:
+    """The trimap a simulated user leaves after answering every region it can answer.
+
+    With ``anywhere`` False, the regions are the tiling of the image by ``size`` x ``size``
+    cells (the grid the policy and B1 ask on, the last row / column flush with the border);
+    with ``anywhere`` True, every position: a pixel is then labelled when some pure window
+    covers it, which is all that answers to regions of this size can ever label. Pure: all
+    alpha >= 1 - ``tolerance`` (fg) or all <= ``tolerance`` (bg), as :func:`oracle_answer`.
+    Not a strict bound on what fewer regions reach: a solver's error need not fall with
+    every label added (ours; the paper has no such reference).
+    """
+    alpha = np.asarray(alpha, dtype=np.float64)
+    if alpha.ndim != 2 or size < 1:
+        raise InputError(f"need an H x W alpha and a region size >= 1, not {alpha.shape} and {size}")
+    trimap = np.full(alpha.shape, 0.5)
+    height, width = alpha.shape
+    if size > min(height, width):
+        return trimap
+    for value, pure in ((FOREGROUND, alpha >= 1.0 - tolerance), (BACKGROUND, alpha <= tolerance)):
+        if anywhere:
+            # windows whose size x size pixels are all pure (summed-area table), then the
+            # pixels that some such window covers (the same table over the windows' corners)
+            table = np.pad(pure.astype(np.int64), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+            count = (table[size:, size:] - table[:-size, size:] - table[size:, :-size]
+                     + table[:-size, :-size])
+            corners = np.zeros((height + size - 1, width + size - 1), dtype=np.int64)
+            corners[size - 1:height, size - 1:width] = count == size * size
+            table = np.pad(corners, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+            covered = (table[size:, size:] - table[:-size, size:] - table[size:, :-size]
+                       + table[:-size, :-size]) > 0
+            trimap[covered] = value
+        else:
+            for top, left in candidate_corners(alpha.shape, size, size):
+                if pure[top:top + size, left:left + size].all():
+                    trimap[top:top + size, left:left + size] = value
+    return trimap
 
 # --------------------------------------------------------------------------- B2: Region-CNN
 def _region_cnn_class():
