@@ -96,7 +96,7 @@ class MatteResult:
             outputs["composite"] = (folder / "composite.png", self.composite)
         guarded = list(self.inputs) + [Path(p) for p in protect if not isinstance(p, np.ndarray)]
         for path, _ in outputs.values():
-            io._check_output_path(path, guarded)
+            io.check_image_output_path(path, guarded)
         staged: list[tuple[Path, Path]] = []
         try:
             for name, (path, array) in outputs.items():

@@ -160,7 +160,7 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
     if len(sources) != 1:
         raise MatteboxError("give exactly one of --from-alpha, --from-mask or --from-image")
     protect = [Path(s) for s in sources]
-    io._check_output_path(Path(args.output), protect)
+    io.check_image_output_path(Path(args.output), protect)
     if args.from_alpha is not None:
         result = trimap.trimap_from_alpha(io.read_alpha(args.from_alpha), width=args.width)
     elif args.from_mask is not None:

@@ -290,8 +290,9 @@ def check_output_path(path: PathLike, protect: Iterable[PathLike] = (),
     return path
 
 
-def _check_output_path(path: Path, protect: Iterable[PathLike]) -> None:
-    """:func:`check_output_path` for the image types :func:`write_image` writes."""
+def check_image_output_path(path: Path, protect: Iterable[PathLike]) -> None:
+    """:func:`check_output_path` for the image types :func:`write_image` writes (used before
+    any work starts, so that a bad output path fails at once)."""
     check_output_path(path, protect, WRITABLE_SUFFIXES, kind="image")
 
 
@@ -350,7 +351,7 @@ def write_image(
     atomic, and refused if ``path`` is one of ``protect`` (the inputs).
     """
     path = Path(path)
-    _check_output_path(path, protect)
+    check_image_output_path(path, protect)
     array = np.asarray(array)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
