@@ -92,6 +92,31 @@ def test_estimate_alpha_accepts_uint8_and_0_128_255_trimaps():
     assert alpha.shape == (32, 32) and alpha.dtype == np.float64
 
 
+def test_preview_solves_a_shrunk_copy_and_keeps_the_known_pixels():
+    from mattebox.solvers.preview import estimate_alpha_preview
+
+    image, alpha, _, _, trimap = make_composite(64, 80)
+    quick = mattebox.estimate_alpha(image, trimap, method="cf", preview=0.5)
+    assert np.array_equal(quick, estimate_alpha_preview(image, trimap, method="cf", scale=0.5))
+    known = trimap != 0.5
+    assert np.array_equal(quick[known], trimap[known])
+    full = mattebox.estimate_alpha(image, trimap, method="cf")
+    assert not np.array_equal(quick, full)
+    assert np.abs(quick - alpha)[~known].mean() < 0.05
+    assert np.array_equal(mattebox.estimate_alpha(image, trimap, method="cf", preview=1.0),
+                          estimate_alpha_preview(image, trimap, method="cf", scale=1.0))
+    for bad in (0, -0.5, 1.5, float("nan"), "half"):
+        with pytest.raises(InputError, match="preview must be a finite number > 0 and <= 1"):
+            mattebox.estimate_alpha(image, trimap, method="cf", preview=bad)
+    # a method that takes a coarse mask (none is registered yet) is refused
+    from dataclasses import replace
+
+    from mattebox.api import _preview_scale
+
+    with pytest.raises(InputError, match="preview works with the methods that take a trimap"):
+        _preview_scale(0.5, replace(registry.get_method("cf"), needs="mask"))
+
+
 def test_matte_from_files_writes_everything_and_protects_inputs(tmp_path):
     image, _, _, _, trimap = make_composite(24, 32)
     mattebox.write_image(tmp_path / "img.png", image)

@@ -252,6 +252,20 @@ def test_bad_method_option_values_are_refused_before_the_solve(files, capsys, me
                     "-O", option, "-o", files / "o"], capsys, match, files / "o")
 
 
+def test_preview_writes_a_matte_and_a_bad_scale_is_refused(files, capsys):
+    out = files / "out"
+    code, _, err = run(["matte", files / "image.png", "-t", files / "trimap.png", "--preview", "0.5",
+                        "-o", out], capsys)
+    assert code == 0, err
+    alpha = io.read_alpha(out / "alpha.png")
+    trimap = io.read_trimap(files / "trimap.png")
+    assert np.array_equal(alpha[trimap != 0.5], trimap[trimap != 0.5])
+    for scale in ("0", "2", "nan"):
+        assert_refused(["matte", files / "image.png", "-t", files / "trimap.png", "--preview", scale,
+                        "-o", files / "o"], capsys, "preview must be a finite number > 0 and <= 1",
+                       files / "o")
+
+
 def test_bad_background_colour_is_refused_before_the_solve(files, capsys, monkeypatch):
     import mattebox.api
 

@@ -28,6 +28,7 @@ def estimate_alpha(
     method: str = "cf",
     *,
     mask: np.ndarray | None = None,
+    preview: float | None = None,
     **options,
 ) -> np.ndarray:
     """Estimate the alpha matte of ``image`` with the registered ``method``.
@@ -35,7 +36,10 @@ def estimate_alpha(
     ``image``: H x W x 3 float in [0, 1] (uint8 accepted). ``trimap``: H x W with 0 / 0.5 / 1
     (0/128/255 accepted) for methods that need one; ``mask`` (H x W, binary or soft) for
     methods that need a coarse mask; methods that need nothing ignore both. ``options`` go to
-    the method. Returns H x W float64 alpha in [0, 1].
+    the method. With ``preview`` (in (0, 1], trimap methods only) the method solves a copy
+    shrunk by that factor and the matte is brought back to full size guided by the photo
+    (:func:`mattebox.solvers.preview.estimate_alpha_preview`): roughly preview^2 of the time,
+    for a first look. Returns H x W float64 alpha in [0, 1].
 
     >>> import numpy as np, mattebox
     >>> image = np.zeros((10, 10, 3)); image[:, 5:] = 1
@@ -46,6 +50,7 @@ def estimate_alpha(
     """
     spec = get_method(method)
     checks.check_method_options(spec.name, spec.fn, options)
+    scale = _preview_scale(preview, spec)
     image = checks.as_image(image)
     if spec.needs == "trimap":
         if trimap is None:
@@ -53,7 +58,12 @@ def estimate_alpha(
         trimap = checks.as_trimap(trimap)
         checks.check_same_size(image, trimap, "the image", "the trimap")
         checks.check_trimap_solvable(trimap)
-        result = spec.fn(image, trimap, **options)
+        if scale is not None:
+            from .solvers.preview import estimate_alpha_preview
+
+            result = estimate_alpha_preview(image, trimap, method=spec.name, scale=scale, **options)
+        else:
+            result = spec.fn(image, trimap, **options)
     elif spec.needs == "mask":
         if mask is None:
             raise InputError(f"method {spec.name!r} needs a coarse mask; pass mask=...")
@@ -64,6 +74,17 @@ def estimate_alpha(
         result = spec.fn(image, **options)
     alpha = result[0] if isinstance(result, tuple) else result
     return np.clip(np.asarray(alpha, dtype=np.float64), 0.0, 1.0)
+
+
+def _preview_scale(preview: float | None, spec) -> float | None:
+    """``preview`` checked: None, or a factor in (0, 1] for a method that takes a trimap."""
+    if preview is None:
+        return None
+    if spec.needs != "trimap":
+        raise InputError(f"preview works with the methods that take a trimap; {spec.name!r} "
+                         "does not")
+    return checks.option_number(preview, "preview", above=0.0, maximum=1.0,
+                                note=" (the factor the photo is shrunk by, e.g. 0.25)")
 
 
 @dataclass
@@ -130,18 +151,21 @@ def matte(
     foreground_method: str = "ml",
     output_dir: Union[str, os.PathLike, None] = None,
     progress: Progress | None = None,
+    preview: float | None = None,
     **options,
 ) -> MatteResult:
     """The whole path: read inputs, estimate alpha and foreground, composite, optionally save.
 
     ``image``, ``trimap``, ``mask`` and an image ``background`` may be paths or arrays;
     ``background`` may also be a colour ``"#rrggbb"``. With ``output_dir`` the results are
-    written there (see :meth:`MatteResult.save`); inputs are never overwritten.
+    written there (see :meth:`MatteResult.save`); inputs are never overwritten. ``preview``
+    and ``options``: as for :func:`estimate_alpha`.
     """
     from .compose import FOREGROUND_METHODS, composite as compose_over, estimate_foreground, parse_colour
 
     say = progress or (lambda message: None)
     spec = get_method(method)
+    _preview_scale(preview, spec)  # a bad value fails here, before any file is read
     image_array, image_path = _load(image, io.read_image, "image")
     image_array = checks.as_image(image_array)
     inputs = [p for p in (image_path,) if p is not None]
@@ -177,7 +201,8 @@ def matte(
     seconds: dict[str, float] = {}
     say(f"estimating alpha with {spec.name} ({spec.summary or spec.name})")
     start = time.perf_counter()
-    alpha = estimate_alpha(image_array, trimap_array, spec.name, mask=mask_array, **options)
+    alpha = estimate_alpha(image_array, trimap_array, spec.name, mask=mask_array, preview=preview,
+                           **options)
     seconds["alpha"] = time.perf_counter() - start
     say(f"alpha done in {seconds['alpha']:.2f} s; estimating foreground colours ({foreground_method})")
     start = time.perf_counter()

@@ -87,6 +87,7 @@ def _cmd_matte(args: argparse.Namespace) -> int:
         foreground_method=args.foreground_method,
         output_dir=args.output,
         progress=progress,
+        preview=args.preview,
         **parse_options(args.option),
     )
     written = [str(Path(args.output) / name) for name in ("alpha.png", "cutout.png", "composite.png")
@@ -220,6 +221,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                    help="foreground colour estimation: ml (fast multi-level) or cf (closed form)")
     p.add_argument("--output", "-o", required=True, help="output folder (created if missing)")
     p.add_argument("--option", "-O", action="append", metavar="NAME=VALUE", help="method option, repeatable")
+    p.add_argument("--preview", type=float, metavar="SCALE",
+                   help="solve a copy shrunk by SCALE in (0, 1], e.g. 0.25, and upsample the matte "
+                        "guided by the photo: a fast first look (trimap methods)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.set_defaults(run=_cmd_matte)
 
