@@ -43,7 +43,7 @@ from mattebox.cli import parse_options
 from mattebox.errors import InputError
 from mattebox.io import read_alpha, read_image, read_trimap
 from mattebox.metrics import connectivity_error, gradient_error, mse, sad
-from mattebox.registry import get_method
+from mattebox.solvers.preview import method_with_options
 from warm_up import warm_up
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,9 +92,7 @@ def base_name(entry: str) -> str:
 def method_function(entry: str):
     """Our solver for a ``--methods`` entry, its options (after ``:``) bound."""
     name, *pairs = entry.split(":")
-    fn = get_method(name).fn
-    options = parse_options(pairs)
-    return (lambda image, trimap: fn(image, trimap, **options)) if options else fn
+    return method_with_options(name, parse_options(pairs))
 
 
 def available_methods(names: list[str]) -> list[str]:

@@ -11,6 +11,9 @@ Usage::
 
     python benchmarks/large_images.py [--sizes 4k,8k] [--methods cf,knn,lbdm]
         [--only-8k cf] [--unknown 0.15] [--data ../shared/data/alphamatting-dev]
+
+A method may carry options after colons: ``sm:refine=laplacian``; ``ifm:preview=0.25`` runs
+it through :func:`mattebox.solvers.preview.estimate_alpha_preview` at that scale.
 """
 
 from __future__ import annotations
@@ -77,13 +80,16 @@ def worker(method: str, problem: Path) -> None:
 
     arrays = np.load(problem)
     image, alpha, trimap = arrays["image"], arrays["alpha"], arrays["trimap"]
+    from mattebox.cli import parse_options
+    from mattebox.solvers.preview import method_with_options
+
     name, *pairs = method.split(":")
-    options = dict(pair.split("=", 1) for pair in pairs)  # e.g. dim:refine=laplacian
-    fn = get_method(name).fn
-    warm_up([fn])  # compile every path first (benchmarks/warm_up.py)
+    options = parse_options(pairs)  # e.g. dim:refine=laplacian
+    warm_up([get_method(name).fn])  # compile every path first (benchmarks/warm_up.py)
+    fn = method_with_options(name, options)  # ifm:preview=0.25: solved at 1/4 size, upsampled
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    estimate = fn(image, trimap, **options)
+    estimate = fn(image, trimap)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(json.dumps({"method": method, "seconds": seconds, "peak_gib": peak / 2**20,

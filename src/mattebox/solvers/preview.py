@@ -10,6 +10,8 @@ are restored at the end. Cost falls roughly with scale^2.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from ._common import UNKNOWN, trivial_alpha
@@ -85,3 +87,18 @@ def estimate_alpha_preview(image: np.ndarray, trimap: np.ndarray, *, method: str
     known = trimap != UNKNOWN
     alpha[known] = trimap[known]
     return alpha
+
+
+def method_with_options(name: str, options: dict) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The registered trimap method ``name`` as ``f(image, trimap)`` with ``options`` bound; a
+    ``preview`` entry (a scale) runs it through :func:`estimate_alpha_preview` instead (for
+    the benchmarks' ``NAME:OPTION=VALUE`` entries)."""
+    from ..registry import get_method
+
+    fn = get_method(name).fn
+    options = dict(options)
+    scale = options.pop("preview", None)
+    if scale is not None:
+        return lambda image, trimap: estimate_alpha_preview(image, trimap, method=name, scale=scale,
+                                                            **options)
+    return (lambda image, trimap: fn(image, trimap, **options)) if options else fn
