@@ -38,8 +38,8 @@ def estimate_alpha(
     methods that need a coarse mask; methods that need nothing ignore both. ``options`` go to
     the method. With ``preview`` (in (0, 1], trimap methods only) the method solves a copy
     shrunk by that factor and the matte is brought back to full size guided by the photo
-    (:func:`mattebox.solvers.preview.estimate_alpha_preview`): roughly preview^2 of the time,
-    for a first look. Returns H x W float64 alpha in [0, 1].
+    (:func:`mattebox.solvers.preview.estimate_alpha_preview`): about the shrunk problem's
+    time, for a first look. Returns H x W float64 alpha in [0, 1].
 
     >>> import numpy as np, mattebox
     >>> image = np.zeros((10, 10, 3)); image[:, 5:] = 1
