@@ -213,12 +213,14 @@ def file_part(entry: str) -> str:
     return entry.replace(":", "_").replace("=", "-")
 
 
-def solver_for(entry: str):
+def solver_for(entry):
     """The solver of a ``--reuse-solvers`` entry: a registered name, optionally with options
-    after colons (``sm:refine=laplacian``)."""
+    after colons (``sm:refine=laplacian``); a solver function is returned as it is."""
     from mattebox.active.environment import get_solver
     from mattebox.cli import parse_options
 
+    if callable(entry):
+        return entry
     name, *pairs = entry.split(":")
     return get_solver(name, **parse_options(pairs))
 
@@ -640,12 +642,13 @@ def main(argv=None) -> int:
     if "fast" in only:
         fast_solver = downscaled_solver(get_solver(sm), args.fast_size)
         fast = sequence_block(cache, f"learned_{sm}_solved{args.fast_size}", items,
-                              lambda: LearnedStrategy(policy), fast_solver, steps, region, on_policy)
+                              lambda: LearnedStrategy(policy), fast_solver, steps, region,
+                              {**on_policy, "upsample": "guided"})
         rows[f"learned + {sm} solved at {args.fast_size} px"] = curve(fast, steps)
         # B3, B4 and the trimap with the same downscaled solver, so that the row above is
         # compared with its like
         size = args.fast_size
-        on_fast = {**on_solver, "solve_size": size}
+        on_fast = {**on_solver, "solve_size": size, "upsample": "guided"}
         rows[f"B4 random + {sm} solved at {size} px"] = seeds_curve(
             cache, f"random{{seed}}_{sm}_solved{size}", items, baselines.RandomStrategy,
             args.random_seeds, fast_solver, steps, region, on_fast)

@@ -444,6 +444,10 @@ def test_a_downscaled_solver_keeps_labels_and_returns_full_size():
     alpha = downscaled_solver(solver, 20)(image, trimap)
     assert calls == [(20, 20)] and alpha.shape == (40, 40)
     assert alpha[20, 5] < 0.05 and alpha[20, 35] > 0.95
+    # an edge between two shrunk pixels comes back sharp: the matte follows the full-size image
+    odd = np.zeros((40, 40, 3))
+    odd[:, 21:] = 1.0
+    np.testing.assert_allclose(downscaled_solver(solver, 20)(odd, trimap)[8:], odd[8:, :, 0], atol=0.02)
     session = ActiveSession(image, solver=solver, policy="random", work_size=40, solve_size=20)
     session.answer((0, 0), "bg")
     session.answer((0, 37), "fg")

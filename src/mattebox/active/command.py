@@ -56,8 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work-size", type=int, default=400,
                         help="side of the square work image (default 400, the paper's)")
     parser.add_argument("--solve-size", type=int, default=None,
-                        help="solve the interactive mattes at this size and resize them back "
-                             "(faster suggestions; e.g. 200)")
+                        help="solve the interactive mattes at this size and upsample them "
+                             "guided by the photo (faster suggestions; e.g. 200)")
     parser.add_argument("--json", action="store_true", help="one JSON line per step on stdout")
     parser.add_argument("-o", "--output", help="write the final matte here (PNG, the photo's size)")
     parser.add_argument("--full-resolution", action="store_true",

@@ -88,10 +88,13 @@ def get_solver(solver: str | Solver, **options) -> Solver:
 
 def downscaled_solver(solver: Solver, size: int) -> Solver:
     """``solver`` run on a copy of the image shrunk to ``size`` on its longer side, the matte
-    resized back (bilinear): a faster, blurrier matte for the interactive loop. The trimap is
-    shrunk by nearest neighbour, so labels stay exact; a shrunk trimap that lost one layer
-    keeps every unknown pixel at 0.5 (see :func:`solve_matte`)."""
+    brought back by the fast guided filter (:func:`mattebox.solvers.preview.guided_upsample`,
+    as ``--preview`` does): a faster matte for the interactive loop. The trimap is shrunk by
+    nearest neighbour, so labels stay exact; a shrunk trimap that lost one layer keeps every
+    unknown pixel at 0.5 (see :func:`solve_matte`)."""
     import cv2
+
+    from ..solvers.preview import guided_upsample
 
     def solve(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
         height, width = trimap.shape
@@ -99,9 +102,10 @@ def downscaled_solver(solver: Solver, size: int) -> Solver:
         if scale >= 1.0:
             return solver(image, trimap)
         small = (max(1, round(width * scale)), max(1, round(height * scale)))
-        alpha = solve_matte(cv2.resize(image, small, interpolation=cv2.INTER_AREA).clip(0, 1),
-                            cv2.resize(trimap, small, interpolation=cv2.INTER_NEAREST), solver)
-        return cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+        small_image = cv2.resize(image, small, interpolation=cv2.INTER_AREA).clip(0, 1)
+        alpha = solve_matte(small_image, cv2.resize(trimap, small, interpolation=cv2.INTER_NEAREST),
+                            solver)
+        return np.clip(guided_upsample(small_image, alpha, image, 1, 1e-4), 0.0, 1.0)
 
     return solve
 

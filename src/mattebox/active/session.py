@@ -89,8 +89,9 @@ class ActiveSession:
     alpha
         Optional ground-truth matte (any size): enables :meth:`oracle` and :meth:`rmse`.
     solve_size
-        Solve the interactive mattes on a copy shrunk to this side and resize them back
-        (faster suggestions, blurrier intermediate mattes); None solves at the work size.
+        Solve the interactive mattes on a copy shrunk to this side and bring them back
+        guided by the photo (faster suggestions, slightly less accurate intermediate mattes;
+        :func:`~mattebox.active.environment.downscaled_solver`); None solves at the work size.
     """
 
     def __init__(self, image: np.ndarray, solver: Any = "sm", policy: Any = "learned",
