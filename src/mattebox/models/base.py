@@ -181,8 +181,9 @@ def predict_alpha(
     multiple of 32) and returns a dict whose ``"alpha"`` is N x 1 x H x W. Images with a side
     longer than ``tile_size`` run in tiles (see the module docstring); ``tile_size=None`` never
     tiles. With ``scale`` < 1 the network sees a copy shrunk by that factor (image by area,
-    trimap by nearest neighbour) and its alpha is resized back bilinearly: a network trained
-    on smaller objects than the photo's, or a faster preview. ``norm_stats`` is "running" (the
+    trimap by nearest neighbour) and its alpha is brought back to full size guided by the
+    photo (:func:`mattebox.solvers.preview.guided_upsample`): a network trained on smaller
+    objects than the photo's, or a faster preview. ``norm_stats`` is "running" (the
     batch-norm statistics of training) or "image" (the image's own; see the module docstring);
     None takes the model's own choice: its ``norm_stats`` attribute, which
     :func:`mattebox.models.load_weights` sets from the weights file, else "running".
@@ -204,13 +205,15 @@ def predict_alpha(
     if small != (width, height):
         import cv2
 
+        from ..solvers.preview import guided_upsample
+
         shrunk = cv2.resize(np.asarray(image, np.float32), small, interpolation=cv2.INTER_AREA)
         alpha = predict_alpha(model, np.clip(shrunk, 0.0, 1.0).astype(np.float64),
                               cv2.resize(trimap, small, interpolation=cv2.INTER_NEAREST),
                               tile_size=tile_size, halo=halo, ramp=ramp, device=device,
                               norm_stats=norm_stats)
-        alpha = cv2.resize(alpha.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-        return restore_known(np.clip(alpha, 0.0, 1.0).astype(np.float64), trimap)
+        alpha = guided_upsample(np.clip(shrunk, 0.0, 1.0), alpha, image, 1, 1e-4)
+        return restore_known(np.clip(alpha, 0.0, 1.0), trimap)
     if device is None:
         device = next(model.parameters()).device
     device = as_device(device)
