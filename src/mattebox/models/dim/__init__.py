@@ -89,11 +89,11 @@ def estimate_alpha_dim(
     runs the network on a shrunk copy (``-O scale=0.5``): the small models were trained on
     640- and 960-pixel composites seen shrunk by 0.44-1; on the 800-pixel dev photos and the
     synthetic test set the shipped one has a lower SAD at 0.5, in a third of the time, since
-    the shrunk alpha is upsampled guided by the photo (BENCHMARKS.md); the default stays 1. ``norm_stats="image"``
-    (``-O norm_stats=image``) normalises by the image's own batch-norm statistics instead of
-    those gathered on the training composites (:mod:`mattebox.models.base`), ``"running"``
-    by those; the default (None) is what the weights file names, "running" for files that
-    name none. A model trained with ``[objective] norm_per_sample`` is exported with "image".
+    the shrunk alpha is upsampled guided by the photo (BENCHMARKS.md); the default stays 1.
+    ``norm_stats="image"`` (``-O norm_stats=image``) normalises by the image's own batch-norm
+    statistics instead of those gathered on the training composites
+    (:mod:`mattebox.models.base`), ``"running"`` by those; the default (None) is what the
+    weights file names, "running" for files that name none. A model trained with ``[objective] norm_per_sample`` is exported with "image".
 
     ``refine="laplacian"`` (``-O refine=laplacian``; ours, not in the paper) passes the
     network's matte through :func:`mattebox.solvers.prior_refine.refine_alpha_laplacian`: the
