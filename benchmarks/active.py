@@ -743,12 +743,12 @@ def main(argv=None) -> int:
                "images": [i[0] for i in items], "stride": args.stride}
     cache.put("summary", summary)
     if args.plot and rows:
-        plot(rows, reuse_rows, trimap_rows, args.plot, sm)
+        plot(rows, reuse_rows, trimap_rows, args.plot, sm, pure_rows)
         print(f"\nplot: {args.plot.relative_to(REPO) if args.plot.is_relative_to(REPO) else args.plot}")
     return 0
 
 
-def plot(rows, reuse_rows, trimap_rows, path: Path, sm: str) -> None:
+def plot(rows, reuse_rows, trimap_rows, path: Path, sm: str, pure_rows=None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -765,6 +765,9 @@ def plot(rows, reuse_rows, trimap_rows, path: Path, sm: str) -> None:
                 color=colours[(2 * i) % 20 + (2 * i) // 20 % 2], ls=":" if "solved at" in name else "-")
     if f"trimap + {sm}" in trimap_rows:
         ax.axhline(trimap_rows[f"trimap + {sm}"], color="k", ls="--", lw=1, label=f"trimap + {sm}")
+    if pure_rows and f"every pure window + {sm}" in pure_rows:
+        ax.axhline(pure_rows[f"every pure window + {sm}"], color="k", ls="-.", lw=1,
+                   label=f"every pure 20x20 window answered + {sm}")
     ax.set(xlabel="regions asked", ylabel="mean RMSE", title=f"(a) strategies, {sm} in the loop")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(alpha=0.3)
