@@ -264,6 +264,16 @@ def test_preview_writes_a_matte_and_a_bad_scale_is_refused(files, capsys):
         assert_refused(["matte", files / "image.png", "-t", files / "trimap.png", "--preview", scale,
                         "-o", files / "o"], capsys, "preview must be a finite number > 0 and <= 1",
                        files / "o")
+    # -O preview=... is the same request; both at once is refused
+    code, _, err = run(["matte", files / "image.png", "-t", files / "trimap.png", "-O", "preview=0.5",
+                        "-o", files / "o2"], capsys)
+    assert code == 0, err
+    assert np.array_equal(io.read_alpha(files / "o2" / "alpha.png"), alpha)
+    assert_refused(["matte", files / "image.png", "-t", files / "trimap.png", "-O", "preview=0",
+                    "-o", files / "o"], capsys, "preview must be a finite number", files / "o")
+    assert_refused(["matte", files / "image.png", "-t", files / "trimap.png", "--preview", "0.5",
+                    "-O", "preview=0.5", "-o", files / "o"], capsys, "give the preview scale once",
+                   files / "o")
 
 
 def test_bad_background_colour_is_refused_before_the_solve(files, capsys, monkeypatch):

@@ -76,6 +76,10 @@ def _cmd_matte(args: argparse.Namespace) -> int:
         raise MatteboxError(f"method {spec.name!r} needs a trimap; pass --trimap FILE")
     if spec.needs == "mask" and args.mask is None:
         raise MatteboxError(f"method {spec.name!r} needs a coarse mask; pass --mask FILE")
+    options = parse_options(args.option)
+    if args.preview is not None and "preview" in options:
+        raise MatteboxError("give the preview scale once: --preview SCALE or -O preview=SCALE")
+    preview = args.preview if args.preview is not None else options.pop("preview", None)
     progress = _Progress(args.quiet)
     progress(f"reading {args.image}")
     result = matte(
@@ -87,8 +91,8 @@ def _cmd_matte(args: argparse.Namespace) -> int:
         foreground_method=args.foreground_method,
         output_dir=args.output,
         progress=progress,
-        preview=args.preview,
-        **parse_options(args.option),
+        preview=preview,
+        **options,
     )
     written = [str(Path(args.output) / name) for name in ("alpha.png", "cutout.png", "composite.png")
                if name != "composite.png" or result.composite is not None]
