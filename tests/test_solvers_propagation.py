@@ -162,14 +162,14 @@ def test_guided_upsample_carries_a_linear_fit_of_the_colours_to_full_size():
 
     from mattebox.solvers.preview import guided_upsample
 
+    def fit(colours):
+        return 0.2 + 0.5 * colours[..., 0] - 0.3 * colours[..., 2]
+
     rng = np.random.default_rng(5)
     for height, width in ((40, 48), (9, 1), (1, 7)):
         guide = rng.random((height, width, 3))
         small = cv2.resize(guide.astype(np.float32), (max(1, width // 2), max(1, height // 2)),
                            interpolation=cv2.INTER_AREA).astype(np.float64)
-        def fit(colours):
-            return 0.2 + 0.5 * colours[..., 0] - 0.3 * colours[..., 2]
-
         up = guided_upsample(small, fit(small), guide, 1, 1e-8)
         assert up.shape == (height, width) and np.isfinite(up).all()
         if min(height, width) > 1:
