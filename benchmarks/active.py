@@ -58,6 +58,8 @@ from pathlib import Path
 
 import numpy as np
 
+from method_entries import split_entry
+
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINTS = (1, 5, 10, 15, 20)
 BLOCKS = ("learned", "random", "cluster", "region-cnn", "ideal", "reuse", "trimap", "pure", "timing",
@@ -217,12 +219,11 @@ def solver_for(entry):
     """The solver of a ``--reuse-solvers`` entry: a registered name, optionally with options
     after colons (``sm:refine=laplacian``); a solver function is returned as it is."""
     from mattebox.active.environment import get_solver
-    from mattebox.cli import parse_options
 
     if callable(entry):
         return entry
-    name, *pairs = entry.split(":")
-    return get_solver(name, **parse_options(pairs))
+    name, options = split_entry(entry)
+    return get_solver(name, **options)
 
 
 class Cache:

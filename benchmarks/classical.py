@@ -39,11 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mattebox.cli import parse_options
 from mattebox.errors import InputError
 from mattebox.io import read_alpha, read_image, read_trimap
 from mattebox.metrics import connectivity_error, gradient_error, mse, sad
-from mattebox.solvers.preview import method_with_options
+from method_entries import entry_solver
 from warm_up import warm_up
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,17 +88,11 @@ def base_name(entry: str) -> str:
     return entry.split(":", 1)[0]
 
 
-def method_function(entry: str):
-    """Our solver for a ``--methods`` entry, its options (after ``:``) bound."""
-    name, *pairs = entry.split(":")
-    return method_with_options(name, parse_options(pairs))
-
-
 def available_methods(names: list[str]) -> list[str]:
     found = []
     for name in names:
         try:
-            method_function(name)
+            entry_solver(name)
         except InputError:
             print(f"# {name}: not registered, skipped", flush=True)
             continue
@@ -124,7 +117,7 @@ def run_set(data: Path, trimap_set: str, methods: list[str], images: list[str], 
             peer_rtol: float | None = None) -> dict:
     results = {}
     for name in methods:
-        ours = method_function(name)
+        ours = entry_solver(name)
         peer = peer_function(base_name(name), peer_rtol)
         record = {"ours": {k: [] for k in METRICS}, "peer": {k: [] for k in METRICS} if peer else None,
                   "ours_seconds": [], "peer_seconds": [] if peer else None, "images": images}
@@ -223,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     images = args.images.split(",") if args.images else sorted(
         p.stem for p in (args.data / "image").glob("*.png"))
     # Numba compilation and first imports are not timed (benchmarks/warm_up.py)
-    warm_up([method_function(name) for name in methods]
+    warm_up([entry_solver(name) for name in methods]
             + [peer for peer in (peer_function(base_name(m), args.peer_rtol) for m in methods)
                if peer is not None])
     report = {}

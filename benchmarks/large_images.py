@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from method_entries import entry_solver, split_entry
 from warm_up import warm_up
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,13 +81,9 @@ def worker(method: str, problem: Path) -> None:
 
     arrays = np.load(problem)
     image, alpha, trimap = arrays["image"], arrays["alpha"], arrays["trimap"]
-    from mattebox.cli import parse_options
-    from mattebox.solvers.preview import method_with_options
-
-    name, *pairs = method.split(":")
-    options = parse_options(pairs)  # e.g. dim:refine=laplacian
+    name, _ = split_entry(method)
     warm_up([get_method(name).fn])  # compile every path first (benchmarks/warm_up.py)
-    fn = method_with_options(name, options)  # ifm:preview=0.25: solved at 1/4 size, upsampled
+    fn = entry_solver(method)  # dim:refine=laplacian, ifm:preview=0.25 (solved at 1/4 size)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     estimate = fn(image, trimap)

@@ -77,9 +77,10 @@ def _cmd_matte(args: argparse.Namespace) -> int:
     if spec.needs == "mask" and args.mask is None:
         raise MatteboxError(f"method {spec.name!r} needs a coarse mask; pass --mask FILE")
     options = parse_options(args.option)
-    if args.preview is not None and "preview" in options:
-        raise MatteboxError("give the preview scale once: --preview SCALE or -O preview=SCALE")
-    preview = args.preview if args.preview is not None else options.pop("preview", None)
+    if args.preview is not None:
+        if "preview" in options:
+            raise MatteboxError("give the preview scale once: --preview SCALE or -O preview=SCALE")
+        options["preview"] = args.preview
     progress = _Progress(args.quiet)
     progress(f"reading {args.image}")
     result = matte(
@@ -91,7 +92,6 @@ def _cmd_matte(args: argparse.Namespace) -> int:
         foreground_method=args.foreground_method,
         output_dir=args.output,
         progress=progress,
-        preview=preview,
         **options,
     )
     written = [str(Path(args.output) / name) for name in ("alpha.png", "cutout.png", "composite.png")

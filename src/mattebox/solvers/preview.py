@@ -11,8 +11,6 @@ Everything but that last step and the shrinking runs at the small size.
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
 from ..errors import InputError
@@ -127,17 +125,3 @@ def estimate_alpha_preview(image: np.ndarray, trimap: np.ndarray, *, method: str
     alpha[known] = trimap[known]
     return alpha
 
-
-def method_with_options(name: str, options: dict) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """The registered trimap method ``name`` as ``f(image, trimap)`` with ``options`` bound; a
-    ``preview`` entry (a scale) runs it through :func:`estimate_alpha_preview` instead (for
-    the benchmarks' ``NAME:OPTION=VALUE`` entries)."""
-    from ..registry import get_method
-
-    fn = get_method(name).fn
-    options = dict(options)
-    scale = options.pop("preview", None)
-    if scale is not None:
-        return lambda image, trimap: estimate_alpha_preview(image, trimap, method=name, scale=scale,
-                                                            **options)
-    return (lambda image, trimap: fn(image, trimap, **options)) if options else fn
