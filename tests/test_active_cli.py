@@ -90,7 +90,7 @@ def test_a_person_at_the_terminal_answers_undoes_and_quits(files, monkeypatch, c
     session_file = files / "session.npz"
     monkeypatch.setattr("sys.stdin", io.StringIO("b\nx\nu\nb\nf\ns\nq\n"))
     code = main(["active", str(files / "photo.png"), "--policy", "random", "--work-size", "64",
-                 "--preview", str(preview), "--save-session", str(session_file), "-o", str(out)])
+                 "--preview-png", str(preview), "--save-session", str(session_file), "-o", str(out)])
     assert code == 0
     assert preview.is_file() and out.is_file() and session_file.is_file()
     err = capsys.readouterr().err

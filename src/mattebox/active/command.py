@@ -67,7 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="solver option for the final matte only (-o), repeatable, e.g. "
                              "refine=laplacian with sm: slower, smoother; the questions are "
                              "asked with the solver as it is")
-    parser.add_argument("--preview", help="preview PNG written each step (default IMAGE_STEM.active-preview.png)")
+    # --preview is the first name of this option; `mattebox matte --preview` is a scale.
+    parser.add_argument("--preview-png", "--preview", dest="preview", metavar="PNG",
+                        help="preview PNG written each step (default "
+                             "IMAGE_STEM.active-preview.png; --preview is its older name)")
     parser.add_argument("--heatmap", metavar="PNG",
                         help="write the informativeness heat map of the final state here")
     parser.add_argument("--save-session", metavar="NPZ", help="save the session here after every answer")
