@@ -39,6 +39,16 @@ def test_oracle_run_prints_one_json_line_per_step(files, capsys):
     assert (files / "heat.png").is_file()
 
 
+def test_oracle_run_writes_a_preview_only_when_asked(files, capsys, monkeypatch):
+    monkeypatch.chdir(files)
+    run = ["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"), "--steps", "2",
+           "--policy", "cluster", "--work-size", "64", "--json"]
+    assert main(run) == 0
+    assert not (files / "photo.active-preview.png").exists()  # no default preview without a person
+    assert main(run + ["--preview-png", str(files / "steps.png")]) == 0
+    assert (files / "steps.png").is_file()
+
+
 def test_oracle_ideal_policy_never_raises_the_error_much(files, capsys):
     code = main(["active", str(files / "photo.png"), "--oracle", str(files / "alpha.png"), "--steps", "3",
                  "--policy", "ideal", "--stride", "8", "--workers", "1", "--work-size", "48", "--json"])

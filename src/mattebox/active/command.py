@@ -258,8 +258,10 @@ def run(args: argparse.Namespace) -> int:
     images_protect = inputs + ((args.resume,) if args.resume else ())
     automatic = args.oracle is not None
     preview = Path(args.preview) if args.preview else Path(Path(args.image).stem + ".active-preview.png")
+    # A person needs the preview; answered by the oracle, it is written only when asked for.
+    previews = not automatic or args.preview is not None
     # every output is checked before the first question, not after the last
-    for output in (args.output, args.heatmap, None if automatic else preview):
+    for output in (args.output, args.heatmap, preview if previews else None):
         if output:
             check_output_path(output, images_protect, WRITABLE_SUFFIXES, kind="image")
     if args.save_session:
@@ -303,6 +305,8 @@ def run(args: argparse.Namespace) -> int:
         elif automatic:
             print(f"step {done}: region top {top} left {left} -> {step.answer}, RMSE {record['rmse']:.4f}, "
                   f"{seconds:.2f} s", flush=True)
+        if automatic and previews:  # the region just answered, beside the matte it gave
+            write_preview(preview, session, (top, left, size), images_protect)
         if args.save_session:
             session.save(args.save_session, protect=inputs)
     if not automatic:
