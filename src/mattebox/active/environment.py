@@ -105,7 +105,7 @@ def downscaled_solver(solver: Solver, size: int) -> Solver:
         small_image = cv2.resize(image, small, interpolation=cv2.INTER_AREA).clip(0, 1)
         alpha = solve_matte(small_image, cv2.resize(trimap, small, interpolation=cv2.INTER_NEAREST),
                             solver)
-        return np.clip(guided_upsample(small_image, alpha, image, 1, 1e-4), 0.0, 1.0)
+        return np.clip(guided_upsample(small_image, alpha, image), 0.0, 1.0)
 
     return solve
 

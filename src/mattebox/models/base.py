@@ -212,7 +212,7 @@ def predict_alpha(
                               cv2.resize(trimap, small, interpolation=cv2.INTER_NEAREST),
                               tile_size=tile_size, halo=halo, ramp=ramp, device=device,
                               norm_stats=norm_stats)
-        alpha = guided_upsample(np.clip(shrunk, 0.0, 1.0), alpha, image, 1, 1e-4)
+        alpha = guided_upsample(np.clip(shrunk, 0.0, 1.0), alpha, image)
         return restore_known(np.clip(alpha, 0.0, 1.0), trimap)
     if device is None:
         device = next(model.parameters()).device

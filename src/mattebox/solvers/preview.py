@@ -16,6 +16,9 @@ import numpy as np
 from ..errors import InputError
 from ._common import UNKNOWN, trivial_alpha
 
+#: Regulariser epsilon of the guided upsampling (on alpha in [0, 1] and colours in [0, 1]).
+GUIDED_EPSILON = 1e-4
+
 
 def _box(values: np.ndarray, radius: int) -> np.ndarray:
     import cv2
@@ -60,11 +63,12 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, epsilon: f
 
 
 def guided_upsample(small_guide: np.ndarray, small_source: np.ndarray, guide: np.ndarray,
-                    radius: int, epsilon: float) -> np.ndarray:
+                    radius: int = 1, epsilon: float = GUIDED_EPSILON) -> np.ndarray:
     """``small_source`` brought to ``guide``'s size by the fast guided filter (He and Sun,
     "Fast Guided Filter", 2015): the averaged fits of :func:`guided_coefficients`, computed on
-    the small pair with ``radius`` in small pixels, are upsampled bilinearly and applied to the
-    full-size guide, so that edges follow the full-size image at the small problem's cost."""
+    the small pair with ``radius`` in small pixels (default 1), are upsampled bilinearly and
+    applied to the full-size guide, so that edges follow the full-size image at the small
+    problem's cost."""
     import cv2
 
     a, b = guided_coefficients(small_guide, small_source, radius, epsilon)
@@ -92,7 +96,7 @@ def shrink_trimap(trimap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def estimate_alpha_preview(image: np.ndarray, trimap: np.ndarray, *, method: str = "cf",
                            scale: float = 0.25, radius: int | None = None,
-                           epsilon: float = 1e-4, **options) -> np.ndarray:
+                           epsilon: float = GUIDED_EPSILON, **options) -> np.ndarray:
     """Alpha of ``method`` solved at ``scale`` times the size and upsampled guided by ``image``.
 
     ``radius`` of the guided filter, in full-size pixels, defaults to about one shrunk pixel
@@ -124,4 +128,3 @@ def estimate_alpha_preview(image: np.ndarray, trimap: np.ndarray, *, method: str
     known = trimap != UNKNOWN
     alpha[known] = trimap[known]
     return alpha
-

@@ -93,7 +93,8 @@ def estimate_alpha_dim(
     ``norm_stats="image"`` (``-O norm_stats=image``) normalises by the image's own batch-norm
     statistics instead of those gathered on the training composites
     (:mod:`mattebox.models.base`), ``"running"`` by those; the default (None) is what the
-    weights file names, "running" for files that name none. A model trained with ``[objective] norm_per_sample`` is exported with "image".
+    weights file names, "running" for files that name none. A model trained with
+    ``[objective] norm_per_sample`` is exported with "image".
 
     ``refine="laplacian"`` (``-O refine=laplacian``; ours, not in the paper) passes the
     network's matte through :func:`mattebox.solvers.prior_refine.refine_alpha_laplacian`: the
